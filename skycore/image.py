@@ -1,0 +1,158 @@
+"""Reading photos and converting them to the one layout skycore computes on.
+
+Inside skycore an image is ``HxWx3`` float32 RGB in ``[0, 1]``; this module is the door that
+turns whatever arrives (8/16-bit, float, grayscale, RGBA, files with EXIF orientation) into
+that, and writes masks back out.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import ImageError
+
+#: Largest image (in pixels) skycore accepts by default: 200 MP. Refinement needs roughly
+#: 40 bytes per pixel at its peak, so this keeps a worst case near 8 GB.
+MAX_PIXELS = 200_000_000
+
+
+def check_image_size(height: int, width: int, *, max_pixels: int = MAX_PIXELS) -> None:
+    """Raise :class:`ImageError` if an image of this size is empty or over ``max_pixels``."""
+    if height < 1 or width < 1:
+        raise ImageError(f"image is empty ({width}x{height} pixels)")
+    if height * width > max_pixels:
+        raise ImageError(
+            f"image is {width}x{height} = {height * width / 1e6:.0f} MP, over the limit of "
+            f"{max_pixels / 1e6:.0f} MP; scale it down first"
+        )
+
+
+def as_float_rgb(image: np.ndarray) -> np.ndarray:
+    """Convert an image to ``HxWx3`` float32 RGB in ``[0, 1]``.
+
+    Parameters
+    ----------
+    image : ndarray
+        ``HxW`` (grayscale), ``HxWx1``, ``HxWx3`` (RGB) or ``HxWx4`` (RGBA; alpha is dropped).
+        uint8 and uint16 are scaled by their maximum; floats are taken as ``[0, 1]`` and clipped.
+
+    Returns
+    -------
+    ndarray
+        float32 ``HxWx3``. A float32 RGB input already in range is returned without a copy.
+
+    Raises
+    ------
+    ImageError
+        For other shapes or dtypes, empty images, or non-finite float values.
+    """
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
+        raise ImageError(
+            f"expected an HxW, HxWx3 or HxWx4 image, got an array of shape {image.shape}"
+        )
+    check_image_size(image.shape[0], image.shape[1])
+    if image.shape[2] == 4:
+        image = image[:, :, :3]
+    if image.dtype == np.uint8:
+        rgb = image.astype(np.float32) * np.float32(1 / 255)
+    elif image.dtype == np.uint16:
+        rgb = image.astype(np.float32) * np.float32(1 / 65535)
+    elif np.issubdtype(image.dtype, np.floating):
+        rgb = image.astype(np.float32, copy=False)
+        if not np.isfinite(rgb).all():
+            raise ImageError("image has NaN or infinite values")
+        if rgb.min() < 0 or rgb.max() > 1:
+            rgb = np.clip(rgb, 0, 1)
+    else:
+        raise ImageError(
+            f"unsupported image dtype {image.dtype}; use uint8, uint16 or float in [0, 1]"
+        )
+    if rgb.shape[2] == 1:
+        rgb = np.repeat(rgb, 3, axis=2)
+    return np.ascontiguousarray(rgb)
+
+
+def _header_size(path: Path) -> tuple[int, int] | None:
+    """Width and height from the file header without decoding pixels, if Pillow knows the format."""
+    try:
+        from PIL import Image
+    except ImportError:  # Pillow comes with scikit-image; without it we skip the early check
+        return None
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except Exception:  # not a format Pillow reads; cv2 will say more
+        return None
+
+
+def read_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read a photo as RGB, with EXIF orientation applied and alpha dropped.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Any format OpenCV reads (JPEG, PNG, TIFF, WebP, ...).
+    max_pixels : int, optional
+        Refuse images with more pixels than this before decoding them.
+
+    Returns
+    -------
+    ndarray
+        ``HxWx3`` RGB in the file's own depth: uint8, uint16 or float32.
+
+    Raises
+    ------
+    ImageError
+        If the file is missing, empty, corrupt, not an image, or too large.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path}: file is empty")
+    size = _header_size(path)
+    if size is not None:
+        try:
+            check_image_size(size[1], size[0], max_pixels=max_pixels)
+        except ImageError as exc:
+            raise ImageError(f"{path}: {exc}") from None
+    # ANYDEPTH keeps 16-bit; ANYCOLOR keeps grayscale as one channel; neither flag disables
+    # EXIF orientation (only IMREAD_UNCHANGED would).
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    if image is None:
+        raise ImageError(f"{path}: not an image, or the file is corrupt or truncated")
+    check_image_size(image.shape[0], image.shape[1], max_pixels=max_pixels)
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    else:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if image.dtype not in (np.uint8, np.uint16, np.float32):
+        image = image.astype(np.float32)
+    return image
+
+
+def write_mask(path: str | os.PathLike, mask: np.ndarray, *, bits: int = 8) -> None:
+    """Write a ``HxW`` float mask in ``[0, 1]`` as a grayscale PNG (255 or 65535 = sky).
+
+    The file is written to a temporary name first and renamed, so an interrupted run never
+    leaves a truncated mask behind.
+    """
+    if bits not in (8, 16):
+        raise ValueError(f"bits must be 8 or 16, got {bits}")
+    scale, dtype = (255, np.uint8) if bits == 8 else (65535, np.uint16)
+    pixels = np.round(np.clip(mask, 0, 1) * scale).astype(dtype)
+    path = Path(path)
+    ok, encoded = cv2.imencode(".png", pixels)
+    if not ok:
+        raise ImageError(f"{path}: could not encode the mask as PNG")
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(encoded.tobytes())
+    os.replace(tmp, path)

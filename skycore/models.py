@@ -1,0 +1,298 @@
+"""Sky-segmentation models: manifests, lookup, integrity checks and the session cache.
+
+A model is an ONNX file plus an entry in a manifest, a JSON file of the form
+``{"schema": 1, "models": [{...}, ...]}``. Manifests are read from
+
+1. the user model folder: ``$SKYCORE_MODEL_DIR`` if set, else ``$XDG_DATA_HOME/skycore/models``
+   (``~/.local/share/skycore/models``); ``install.py`` puts models here;
+2. the project's own ``models/`` folder.
+
+A model is named by its ``id`` (``"u2netp"``) or its file name or stem, or given as a path to
+an ``.onnx`` file with a manifest beside it. The file's SHA-256 is checked against the manifest
+before first use, and a mismatch is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ModelError
+
+#: The project's own ``models/`` folder (next to the package in a source checkout).
+PROJECT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
+
+_REQUIRED = ("id", "file", "sha256", "input_name", "output_name", "input_size")
+_NORMALIZATIONS = ("mean_std", "minmax_0_255")
+_OUTPUTS = ("probability", "logits")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One manifest entry, resolved against the folder its manifest lies in."""
+
+    id: str
+    path: Path
+    sha256: str
+    input_name: str
+    output_name: str
+    input_size: int
+    size_multiple: int | None = 32
+    dynamic_size: bool = True
+    color_order: str = "RGB"
+    normalization: str = "mean_std"
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    output: str = "probability"
+    license: str = "unknown"
+    url: str | None = None
+    bytes: int | None = None
+    default: bool = False
+    description: str = ""
+    manifest: Path | None = field(default=None, compare=False)
+
+    @property
+    def available(self) -> bool:
+        """Whether the ONNX file is present on disk."""
+        return self.path.is_file()
+
+
+def user_model_dir() -> Path:
+    """The folder where installed and downloaded models live."""
+    override = os.environ.get("SKYCORE_MODEL_DIR")
+    if override:
+        return Path(override).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "skycore" / "models"
+
+
+def model_dirs() -> list[Path]:
+    """Folders searched for manifests, first match wins."""
+    return [user_model_dir(), PROJECT_MODEL_DIR]
+
+
+def _parse_entry(entry: dict, folder: Path, manifest: Path) -> ModelSpec:
+    where = f"{manifest}: model {entry.get('id', '?')!r}"
+    missing = [k for k in _REQUIRED if k not in entry]
+    if missing:
+        raise ModelError(f"{where}: missing field(s) {', '.join(missing)}")
+    if entry.get("normalization", "mean_std") not in _NORMALIZATIONS:
+        raise ModelError(f"{where}: normalization must be one of {_NORMALIZATIONS}")
+    if entry.get("output", "probability") not in _OUTPUTS:
+        raise ModelError(f"{where}: output must be one of {_OUTPUTS}")
+    if entry.get("color_order", "RGB") not in ("RGB", "BGR"):
+        raise ModelError(f"{where}: color_order must be RGB or BGR")
+    sha = str(entry["sha256"]).lower()
+    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        raise ModelError(f"{where}: sha256 must be 64 hex digits")
+    try:
+        size = int(entry["input_size"])
+        mean = tuple(float(v) for v in entry.get("mean", ModelSpec.mean))
+        std = tuple(float(v) for v in entry.get("std", ModelSpec.std))
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{where}: bad number ({exc})") from None
+    if size < 32 or len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+        raise ModelError(f"{where}: input_size must be >= 32, mean/std three values, std > 0")
+    file = Path(entry["file"])
+    if file.is_absolute() or ".." in file.parts:
+        raise ModelError(f"{where}: file must be a plain name inside the manifest's folder")
+    multiple = entry.get("size_multiple", 32)
+    return ModelSpec(
+        id=str(entry["id"]),
+        path=folder / file,
+        sha256=sha,
+        input_name=str(entry["input_name"]),
+        output_name=str(entry["output_name"]),
+        input_size=size,
+        size_multiple=int(multiple) if multiple else None,
+        dynamic_size=bool(entry.get("dynamic_size", True)),
+        color_order=entry.get("color_order", "RGB"),
+        normalization=entry.get("normalization", "mean_std"),
+        mean=mean,
+        std=std,
+        output=entry.get("output", "probability"),
+        license=str(entry.get("license", "unknown")),
+        url=entry.get("url"),
+        bytes=entry.get("bytes"),
+        default=bool(entry.get("default", False)),
+        description=str(entry.get("description", entry.get("architecture", ""))),
+        manifest=manifest,
+    )
+
+
+def read_manifest(path: str | os.PathLike) -> list[ModelSpec]:
+    """Parse one manifest file.
+
+    Raises
+    ------
+    ModelError
+        If the file is not valid JSON or an entry lacks a required field or has a bad value.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: cannot read model manifest ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("models"), list):
+        raise ModelError(f"{path}: a model manifest needs a top-level 'models' list")
+    specs = [_parse_entry(e, path.parent, path) for e in data["models"]]
+    ids = [s.id for s in specs]
+    if len(set(ids)) != len(ids):
+        raise ModelError(f"{path}: duplicate model ids")
+    return specs
+
+
+def _manifests_in(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.json") if p.is_file())
+
+
+def list_models() -> list[ModelSpec]:
+    """All models named by manifests in :func:`model_dirs`, earlier folders first.
+
+    An id found in several folders is listed once, from the first folder.
+    """
+    seen: dict[str, ModelSpec] = {}
+    for folder in model_dirs():
+        for manifest in _manifests_in(folder):
+            for spec in read_manifest(manifest):
+                seen.setdefault(spec.id, spec)
+    return list(seen.values())
+
+
+def default_model() -> ModelSpec:
+    """The model marked ``"default": true`` that is present on disk."""
+    for spec in list_models():
+        if spec.default and spec.available:
+            return spec
+    raise ModelError(
+        "no default sky model is installed; pass a model name or an .onnx path "
+        f"(searched {', '.join(str(d) for d in model_dirs())})"
+    )
+
+
+def find_model(model: str | os.PathLike | ModelSpec | None = None) -> ModelSpec:
+    """Resolve a model name, file path or spec to a :class:`ModelSpec`.
+
+    Parameters
+    ----------
+    model : str, path-like, ModelSpec or None
+        ``None`` for the default model; a manifest id or file name/stem; or a path to an
+        ``.onnx`` file whose folder holds a manifest that lists it.
+
+    Raises
+    ------
+    ModelError
+        If nothing matches or the matching file is missing.
+    """
+    if isinstance(model, ModelSpec):
+        return model
+    if model is None:
+        return default_model()
+    text = os.fspath(model)
+    candidate = Path(text).expanduser()
+    if candidate.suffix == ".onnx" or os.sep in text or candidate.is_file():
+        if not candidate.is_file():
+            raise ModelError(f"model file not found: {candidate}")
+        resolved = candidate.resolve()
+        for manifest in _manifests_in(resolved.parent):
+            for spec in read_manifest(manifest):
+                if spec.path.resolve() == resolved:
+                    return spec
+        raise ModelError(
+            f"{candidate}: no manifest in {resolved.parent} describes this file; add a JSON "
+            "manifest beside it (see models/README.md for the fields)"
+        )
+    for spec in list_models():
+        if text in (spec.id, spec.path.name, spec.path.stem):
+            if not spec.available:
+                hint = f"; download it from {spec.url}" if spec.url else ""
+                raise ModelError(f"model {spec.id!r} is listed but {spec.path} is missing{hint}")
+            return spec
+    names = ", ".join(s.id for s in list_models()) or "none"
+    raise ModelError(f"unknown model {text!r}; known models: {names}")
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_verified: dict[tuple[str, int, int], str] = {}
+_sessions: dict[Path, object] = {}
+_lock = threading.Lock()
+
+
+def verify_model(spec: ModelSpec) -> None:
+    """Check that the model file exists and matches its manifest's SHA-256.
+
+    The result is remembered per (path, size, mtime) for this process.
+
+    Raises
+    ------
+    ModelError
+        If the file is missing or its checksum differs (a tampered or damaged file).
+    """
+    try:
+        stat = spec.path.stat()
+    except OSError:
+        raise ModelError(f"model {spec.id!r}: file {spec.path} is missing") from None
+    key = (str(spec.path), stat.st_size, stat.st_mtime_ns)
+    actual = _verified.get(key) or file_sha256(spec.path)
+    if actual != spec.sha256:
+        raise ModelError(
+            f"model {spec.id!r}: {spec.path} is damaged or has been modified "
+            f"(sha256 {actual}, manifest says {spec.sha256}); reinstall the model"
+        )
+    _verified[key] = actual
+
+
+def get_session(spec: ModelSpec):
+    """Return a cached ``onnxruntime.InferenceSession`` for a verified model.
+
+    The session uses all CPU cores (``OMP_NUM_THREADS`` caps them when set) and is built once
+    per model file and process.
+    """
+    with _lock:
+        session = _sessions.get(spec.path)
+        if session is not None:
+            return session
+        verify_model(spec)
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or (os.cpu_count() or 1)
+        options.intra_op_num_threads = threads
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            session = ort.InferenceSession(
+                str(spec.path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ModelError(f"model {spec.id!r}: onnxruntime cannot load {spec.path}: {exc}")
+        names = {i.name for i in session.get_inputs()}
+        outputs = {o.name for o in session.get_outputs()}
+        if spec.input_name not in names or spec.output_name not in outputs:
+            raise ModelError(
+                f"model {spec.id!r}: manifest names input {spec.input_name!r} and output "
+                f"{spec.output_name!r}, the file has inputs {sorted(names)} and outputs "
+                f"{sorted(outputs)}"
+            )
+        _sessions[spec.path] = session
+        return session
+
+
+def clear_session_cache() -> None:
+    """Drop all cached sessions and checksum results (frees model memory)."""
+    with _lock:
+        _sessions.clear()
+        _verified.clear()
