@@ -1,0 +1,307 @@
+"""Full-resolution refinement of a sky probability (Liba et al., arXiv 2006.10172, sec. 4.2).
+
+The model's probability is turned into a confidence, then a confidence-weighted guided filter
+with a 3x3 colour covariance is solved on a coarse grid; its affine coefficients are upsampled
+smoothly and applied to the full-resolution photo, so the mask's edges follow the photo's edges.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from .image import as_float_rgb
+
+#: Added to the diagonal of each cell's colour covariance (the guided filter's epsilon).
+COVARIANCE_EPSILON = 0.01**2
+
+
+def _round(value: float) -> int:
+    # C's round(): half away from zero, as the original C++ uses.
+    return int(math.floor(value + 0.5))
+
+
+def confidence_from_probability(
+    probability: np.ndarray,
+    *,
+    low: float = 0.3,
+    high: float = 0.5,
+    bias: float = 0.8,
+    floor: float = 0.01,
+) -> np.ndarray:
+    """Confidence of a sky probability (paper eq. 1-2).
+
+    Parameters
+    ----------
+    probability : ndarray
+        float ``HxW`` sky probability in ``[0, 1]``.
+    low, high : float, optional
+        Probabilities below ``low`` are confident non-sky, above ``high`` confident sky;
+        pixels in between get zero confidence.
+    bias : float, optional
+        Schlick's bias ``b``: ``bias(x) = x / ((1/b - 2) (1 - x) + 1)``.
+    floor : float, optional
+        Confidence given to pixels just outside the uncertain band, so they still count.
+
+    Returns
+    -------
+    ndarray
+        float32 ``HxW`` confidence in ``[0, 1]``.
+
+    Examples
+    --------
+    >>> confidence_from_probability(np.array([[0.0, 0.4, 1.0]], np.float32))
+    array([[1., 0., 1.]], dtype=float32)
+    """
+    p = np.asarray(probability, dtype=np.float32)
+    distance = np.zeros_like(p)
+    below = p < low
+    above = p > high
+    distance[below] = (low - p[below]) / low
+    distance[above] = (p[above] - high) / (1.0 - high)
+    x = distance
+    confidence = x / ((np.float32(1.0 / bias - 2.0)) * (1.0 - x) + 1.0)
+    confidence = np.maximum(confidence, np.float32(floor))
+    confidence[~(below | above)] = 0.0
+    return confidence.astype(np.float32, copy=False)
+
+
+_BLUR_TAPS = np.array([1, 3, 3, 1], np.float32) / 8
+
+
+def _downsample2_antialiased(image: np.ndarray) -> np.ndarray:
+    blurred = cv2.sepFilter2D(
+        image, -1, _BLUR_TAPS, _BLUR_TAPS, anchor=(1, 1), borderType=cv2.BORDER_REPLICATE
+    )
+    height, width = blurred.shape[:2]
+    return cv2.pyrDown(blurred, dstsize=(_round(width / 2), _round(height / 2)))
+
+
+def _pyramid_resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Halve with an antialiasing blur while at least twice the target, then resize linearly."""
+    while image.shape[1] >= 2 * width and image.shape[0] >= 2 * height:
+        image = _downsample2_antialiased(image)
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _upsample_sizes(height: int, width: int, full_height: int, full_width: int) -> list:
+    """Sizes of the ``round(log4(ratio))`` linear upsampling steps of the original method.
+
+    Several small linear steps instead of one large one keep the upsampled affine coefficients
+    free of the grid's blockiness.
+    """
+    ratio = max(0.5 * math.log2(full_width / width), 0.5 * math.log2(full_height / height))
+    steps = max(1, _round(ratio))
+    return [
+        (_round(full_width / steps * step), _round(full_height / steps * step))
+        for step in range(1, steps + 1)
+    ]
+
+
+def _apply_affine(
+    image: np.ndarray, coefficients: np.ndarray, strip_rows: int = 128
+) -> np.ndarray:
+    """Upsample ``[a_r, a_g, a_b, b]`` smoothly to the image and evaluate ``a . rgb + b``.
+
+    The last, full-resolution upsampling step is done strip by strip (an exact bilinear
+    resize expressed as an affine warp of each strip), so the full-resolution coefficients are
+    never held at once and the image is converted to float one strip at a time.
+    """
+    height, width = image.shape[:2]
+    sizes = _upsample_sizes(*coefficients.shape[:2], height, width)
+    for size in sizes[:-1]:
+        coefficients = _pyramid_resize(coefficients, *size)
+    scale_x = coefficients.shape[1] / width
+    scale_y = coefficients.shape[0] / height
+    to_unit = _unit_scale(image.dtype)
+    output = np.empty((height, width), np.float32)
+    for top in range(0, height, strip_rows):
+        bottom = min(height, top + strip_rows)
+        warp = np.array(
+            [
+                [scale_x, 0.0, 0.5 * scale_x - 0.5],
+                [0.0, scale_y, (top + 0.5) * scale_y - 0.5],
+            ]
+        )
+        strip_coefficients = cv2.warpAffine(
+            coefficients,
+            warp,
+            (width, bottom - top),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        strip = image[top:bottom].astype(np.float32)
+        if to_unit != 1:
+            strip *= np.float32(to_unit)
+        value = strip_coefficients[..., 3]
+        for channel in range(3):
+            value += strip[..., channel] * strip_coefficients[..., channel]
+        np.clip(value, 0.0, 1.0, out=output[top:bottom])
+    return output
+
+
+def _unit_scale(dtype: np.dtype) -> float:
+    if dtype == np.uint8:
+        return 1 / 255
+    if dtype == np.uint16:
+        return 1 / 65535
+    return 1.0
+
+
+def _solve_ldl3(cov: list[np.ndarray], rhs: np.ndarray) -> np.ndarray:
+    """Solve the symmetric 3x3 systems ``cov x = rhs`` of every grid cell by LDL^T (paper eq. 7).
+
+    ``cov`` holds the upper triangle ``[a11, a12, a13, a22, a23, a33]``, each ``h x w``;
+    ``rhs`` is ``h x w x 3``.
+    """
+    a11, a12, a13, a22, a23, a33 = cov
+    b1, b2, b3 = rhs[..., 0], rhs[..., 1], rhs[..., 2]
+    d1 = a11
+    l12 = a12 / d1
+    d2 = a22 - l12 * a12
+    l13 = a13 / d1
+    l23 = (a23 - l13 * a12) / d2
+    d3 = a33 - l13 * a13 - l23 * l23 * d2
+    y1 = b1
+    y2 = b2 - l12 * y1
+    y3 = b3 - l13 * y1 - l23 * y2
+    x3 = y3 / d3
+    x2 = y2 / d2 - l23 * x3
+    x1 = y1 / d1 - l12 * x2 - l13 * x3
+    return np.stack([x1, x2, x3], axis=-1)
+
+
+def _weighted_means(
+    rgb: np.ndarray, probability: np.ndarray, confidence: np.ndarray, width: int, height: int
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]:
+    """Confidence-weighted grid means of colour, probability, colour outer products and p * colour.
+
+    Each product is formed and reduced one three-channel image at a time, so at most one
+    full-resolution temporary exists besides the inputs.
+    """
+    denominator = np.maximum(_pyramid_resize(confidence, width, height), 1e-12)[..., None]
+    weighted_rgb = rgb * confidence[..., None]
+
+    def mean(weighted: np.ndarray) -> np.ndarray:
+        reduced = _pyramid_resize(weighted, width, height)
+        if reduced.ndim == 2:
+            return reduced / denominator[..., 0]
+        return reduced / denominator
+
+    mean_rgb = mean(weighted_rgb)
+    mean_p = mean(probability * confidence)
+    red_row = mean(weighted_rgb * rgb[..., 0:1])  # rr, rg, rb
+    rest = mean(
+        np.stack(
+            [
+                weighted_rgb[..., 1] * rgb[..., 1],
+                weighted_rgb[..., 1] * rgb[..., 2],
+                weighted_rgb[..., 2] * rgb[..., 2],
+            ],
+            axis=-1,
+        )
+    )  # gg, gb, bb
+    second_moments = [red_row[..., 0], red_row[..., 1], red_row[..., 2]]
+    second_moments += [rest[..., 0], rest[..., 1], rest[..., 2]]
+    mean_p_rgb = mean(weighted_rgb * probability[..., None])
+    return mean_rgb, mean_p, second_moments, mean_p_rgb
+
+
+def _solve_affine(
+    mean_rgb: np.ndarray,
+    mean_p: np.ndarray,
+    second_moments: list[np.ndarray],
+    mean_p_rgb: np.ndarray,
+    epsilon: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cell guided-filter solve: slope ``a`` (h x w x 3) and offset ``b`` (h x w)."""
+    r, g, b = mean_rgb[..., 0], mean_rgb[..., 1], mean_rgb[..., 2]
+    outer = [r * r, r * g, r * b, g * g, g * b, b * b]
+    cov = [m - o for m, o in zip(second_moments, outer, strict=True)]
+    for diagonal in (0, 3, 5):
+        cov[diagonal] = cov[diagonal] + np.float32(epsilon)
+    cross = mean_p_rgb - mean_p[..., None] * mean_rgb
+    slope = _solve_ldl3(cov, cross)
+    offset = mean_p - (slope * mean_rgb).sum(axis=-1)
+    return slope.astype(np.float32), offset.astype(np.float32)
+
+
+def _refine_seed_compatible(
+    image: np.ndarray, probability: np.ndarray, confidence: np.ndarray
+) -> np.ndarray:
+    """The original C++ refinement: one grid cell per 256 x 256 pixels, pyramid reductions."""
+    rgb = as_float_rgb(image)
+    height, width = probability.shape
+    grid_w, grid_h = max(1, _round(width / 256)), max(1, _round(height / 256))
+    means = _weighted_means(rgb, probability, confidence, grid_w, grid_h)
+    del rgb
+    slope, offset = _solve_affine(*means, epsilon=COVARIANCE_EPSILON)
+    return _apply_affine(image, np.dstack([slope, offset]))
+
+
+def _probability_at(probability: np.ndarray, height: int, width: int) -> np.ndarray:
+    probability = np.asarray(probability, dtype=np.float32)
+    if probability.ndim == 3:
+        probability = probability[..., 0]
+    if probability.ndim != 2 or probability.size == 0:
+        raise ValueError(f"probability must be a non-empty HxW array, got shape {probability.shape}")
+    if not np.isfinite(probability).all():
+        raise ValueError("probability has NaN or infinite values")
+    if probability.shape != (height, width):
+        probability = cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(probability, 0.0, 1.0)
+
+
+def refine(
+    image: np.ndarray,
+    probability: np.ndarray,
+    *,
+    seed_compatible: bool = False,
+    density: bool = False,
+    low: float = 0.3,
+    high: float = 0.5,
+    bias: float = 0.8,
+    floor: float = 0.01,
+) -> np.ndarray:
+    """Refine a sky probability to a full-resolution mask that follows the photo's edges.
+
+    Parameters
+    ----------
+    image : ndarray
+        ``HxW``, ``HxWx3`` or ``HxWx4`` photo, uint8, uint16 or float in ``[0, 1]``.
+    probability : ndarray
+        float ``hxw`` sky probability in ``[0, 1]`` at any resolution (typically the model's);
+        it is upsampled bilinearly to the photo where needed.
+    seed_compatible : bool, optional
+        Reproduce the original C++ implementation: a fixed 256-pixel grid cell. The default
+        instead scales the grid with the photo and the probability's resolution.
+    density : bool, optional
+        Re-estimate uncertain pixels with colour density models of confident sky and
+        non-sky before the guided filter (paper sec. 4.2).
+    low, high, bias, floor : float, optional
+        Confidence parameters, see :func:`confidence_from_probability`.
+
+    Returns
+    -------
+    ndarray
+        float32 ``HxW`` sky mask in ``[0, 1]``.
+
+    References
+    ----------
+    .. [1] O. Liba et al., "Sky Optimization: Semantically aware image processing of skies in
+       low-light photography", CVPR Workshops 2020, arXiv:2006.10172.
+    """
+    image = np.asarray(image)
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 4)):
+        image = as_float_rgb(image)
+    as_float_rgb(image[:1, :1])  # validates dtype and channel count cheaply
+    height, width = image.shape[:2]
+    full_probability = _probability_at(probability, height, width)
+    confidence = confidence_from_probability(
+        full_probability, low=low, high=high, bias=bias, floor=floor
+    )
+    if seed_compatible:
+        return _refine_seed_compatible(image, full_probability, confidence)
+    raise NotImplementedError
