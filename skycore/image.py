@@ -8,10 +8,13 @@ that, and writes masks back out.
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from .errors import ImageError
 
@@ -79,17 +82,31 @@ def as_float_rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
-def _header_size(path: Path) -> tuple[int, int] | None:
-    """Width and height from the file header without decoding pixels, if Pillow knows the format."""
+def _check_header(path: Path, max_pixels: int) -> None:
+    """Refuse a file whose header claims too many pixels, before any pixel is decoded."""
     try:
-        from PIL import Image
-    except ImportError:  # Pillow comes with scikit-image; without it we skip the early check
-        return None
+        with warnings.catch_warnings():
+            # Pillow warns above its own limit; ours is checked below.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+    except Image.DecompressionBombError as exc:
+        # Pillow refuses sizes over twice its own limit without telling the size; its message
+        # holds the pixel count.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        claimed = int(found.group(1)) if found else max_pixels + 1
+        if claimed > max_pixels:
+            raise ImageError(
+                f"{path}: image header claims {claimed / 1e6:.0f} MP, over the limit of "
+                f"{max_pixels / 1e6:.0f} MP; scale it down first"
+            ) from None
+        return
+    except Exception:  # not a format Pillow reads, or a broken header; OpenCV will say more
+        return
     try:
-        with Image.open(path) as im:
-            return im.size
-    except Exception:  # not a format Pillow reads; cv2 will say more
-        return None
+        check_image_size(height, width, max_pixels=max_pixels)
+    except ImageError as exc:
+        raise ImageError(f"{path}: {exc}") from None
 
 
 def read_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -117,16 +134,14 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> np.n
         raise ImageError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: file is empty")
-    size = _header_size(path)
-    if size is not None:
-        try:
-            check_image_size(size[1], size[0], max_pixels=max_pixels)
-        except ImageError as exc:
-            raise ImageError(f"{path}: {exc}") from None
+    _check_header(path, max_pixels)
     # ANYDEPTH keeps 16-bit; ANYCOLOR keeps grayscale as one channel; neither flag disables
     # EXIF orientation (only IMREAD_UNCHANGED would).
     data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    except cv2.error as exc:  # OpenCV's own size limit and decoder failures
+        raise ImageError(f"{path}: cannot decode the image ({exc.err})") from None
     if image is None:
         raise ImageError(f"{path}: not an image, or the file is corrupt or truncated")
     check_image_size(image.shape[0], image.shape[1], max_pixels=max_pixels)

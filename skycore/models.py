@@ -76,6 +76,8 @@ def model_dirs() -> list[Path]:
 
 
 def _parse_entry(entry: dict, folder: Path, manifest: Path) -> ModelSpec:
+    if not isinstance(entry, dict):
+        raise ModelError(f"{manifest}: each entry of 'models' must be an object, got {entry!r}")
     where = f"{manifest}: model {entry.get('id', '?')!r}"
     missing = [k for k in _REQUIRED if k not in entry]
     if missing:
@@ -141,8 +143,9 @@ def read_manifest(path: str | os.PathLike) -> list[ModelSpec]:
         raise ModelError(f"{path}: a model manifest needs a top-level 'models' list")
     specs = [_parse_entry(e, path.parent, path) for e in data["models"]]
     ids = [s.id for s in specs]
-    if len(set(ids)) != len(ids):
-        raise ModelError(f"{path}: duplicate model ids")
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ModelError(f"{path}: duplicate model id(s) {', '.join(duplicates)}")
     return specs
 
 
@@ -218,6 +221,28 @@ def find_model(model: str | os.PathLike | ModelSpec | None = None) -> ModelSpec:
     raise ModelError(f"unknown model {text!r}; known models: {names}")
 
 
+def checksum_status(spec: ModelSpec) -> str:
+    """How the model file on disk compares with its manifest: ``"ok"``, ``"mismatch"`` or
+    ``"missing"``. Always hashes the file (no cache), for reports such as ``skycore models``."""
+    if not spec.available:
+        return "missing"
+    return "ok" if file_sha256(spec.path) == spec.sha256 else "mismatch"
+
+
+def _omp_threads() -> int:
+    """``OMP_NUM_THREADS`` as a number, 0 when unset or not a positive integer."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() else 0
+
+
+def _cpu_count() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     """Hex SHA-256 of a file, read in chunks."""
     digest = hashlib.sha256()
@@ -259,8 +284,8 @@ def verify_model(spec: ModelSpec) -> None:
 def get_session(spec: ModelSpec):
     """Return a cached ``onnxruntime.InferenceSession`` for a verified model.
 
-    The session uses all CPU cores (``OMP_NUM_THREADS`` caps them when set) and is built once
-    per model file and process.
+    The session uses all CPU cores this process may run on (``OMP_NUM_THREADS`` caps them when
+    set) and is built once per model file and process.
     """
     with _lock:
         session = _sessions.get(spec.path)
@@ -270,7 +295,7 @@ def get_session(spec: ModelSpec):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or (os.cpu_count() or 1)
+        threads = _omp_threads() or _cpu_count()
         options.intra_op_num_threads = threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
@@ -278,7 +303,9 @@ def get_session(spec: ModelSpec):
                 str(spec.path), sess_options=options, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise ModelError(f"model {spec.id!r}: onnxruntime cannot load {spec.path}: {exc}")
+            raise ModelError(
+                f"model {spec.id!r}: onnxruntime cannot load {spec.path}: {exc}"
+            ) from None
         names = {i.name for i in session.get_inputs()}
         outputs = {o.name for o in session.get_outputs()}
         if spec.input_name not in names or spec.output_name not in outputs:
