@@ -1,0 +1,127 @@
+"""Tests of the out-of-process worker (``python -m skycore.worker``) on real photos."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import skycore
+from skycore import maskops
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+PHOTOS = SHARED / "data" / "photos"
+MODEL = SHARED / "models" / "skyseg-u2netp.onnx"
+
+
+def small_photo(name, width=320):
+    image = skycore.as_float_rgb(skycore.read_image(PHOTOS / name))
+    height = round(image.shape[0] * width / image.shape[1])
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def call_worker(header, *buffers, raw=None):
+    """Run one worker process; returns (progress lines, result header, output arrays)."""
+    payload = (
+        raw
+        if raw is not None
+        else json.dumps(header).encode()
+        + b"\n"
+        + b"".join(np.ascontiguousarray(b, dtype="<f4").tobytes() for b in buffers)
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "skycore.worker"], input=payload, capture_output=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    stream = done.stdout
+    progress = []
+    while True:
+        line, stream = stream.split(b"\n", 1)
+        message = json.loads(line)
+        if "status" in message:
+            break
+        progress.append(message)
+    outputs = {}
+    for spec in message.get("outputs", []):
+        size = spec["width"] * spec["height"] * spec["channels"] * 4
+        outputs[spec["name"]] = np.frombuffer(stream[:size], "<f4").reshape(
+            spec["height"], spec["width"]
+        )
+        stream = stream[size:]
+    assert stream == b"", "the reply has bytes after its last output"
+    return progress, message, outputs
+
+
+def mask_request(image, **options):
+    height, width, channels = image.shape
+    return {
+        "protocol": 1,
+        "task": "mask",
+        "inputs": [{"name": "image", "width": width, "height": height, "channels": channels}],
+        "options": {"model": str(MODEL), **options},
+    }
+
+
+def test_worker_mask_equals_skycore_for_the_same_pixels():
+    image = small_photo("kodak_kodim16.jpg")
+    options = {"shift_edge": 3, "feather": 5, "invert": True}
+    progress, result, outputs = call_worker(mask_request(image, **options), image)
+    assert result["status"] == "ok", result
+    assert [p["progress"] for p in progress] == sorted(p["progress"] for p in progress)
+    expected = maskops.adjust_mask(
+        skycore.sky_mask(image, model=str(MODEL)), shift=3, feather_radius=5, inverted=True
+    )
+    mask = outputs["mask"]
+    assert mask.shape == image.shape[:2]
+    np.testing.assert_allclose(mask, expected, atol=1e-5)
+    assert result["info"]["model"] == "u2netp"
+    assert result["info"]["sky_fraction"] == pytest.approx(float(expected.mean()), abs=1e-5)
+    # kodim16 is a seascape, about half sky; the mask is inverted
+    assert 0.3 < result["info"]["sky_fraction"] < 0.7
+
+
+def test_worker_accepts_rgba_and_gray_inputs_and_unrefined_mode():
+    image = small_photo("skyopt_001412_orig.jpg")
+    alpha = np.full(image.shape[:2] + (1,), 0.5, np.float32)
+    rgba = np.concatenate([image, alpha], axis=2)
+    _, result, outputs = call_worker(mask_request(rgba, refine=False), rgba)
+    assert result["status"] == "ok", result
+    expected = skycore.sky_mask(image, model=str(MODEL), refine=False)
+    np.testing.assert_allclose(outputs["mask"], expected, atol=1e-5)
+    assert expected.mean() > 0.1, "this photo has a strip of sky"
+    gray = image.mean(axis=2, keepdims=True)
+    _, result, outputs = call_worker(mask_request(gray), gray)
+    assert result["status"] == "ok", result
+    np.testing.assert_allclose(
+        outputs["mask"], skycore.sky_mask(gray[:, :, 0], model=str(MODEL)), atol=1e-5
+    )
+
+
+def test_worker_reports_missing_model_as_model_error(tmp_path):
+    image = small_photo("kodak_kodim01.jpg", width=64)
+    header = mask_request(image)
+    header["options"]["model"] = str(tmp_path / "gone.onnx")
+    _, result, outputs = call_worker(header, image)
+    assert result == {
+        "status": "error",
+        "kind": "ModelError",
+        "message": f"model file not found: {tmp_path / 'gone.onnx'}",
+    }
+    assert outputs == {}
+
+
+def test_worker_reports_truncated_pixels_and_bad_requests():
+    image = small_photo("kodak_kodim01.jpg", width=64)
+    header = mask_request(image)
+    payload = json.dumps(header).encode() + b"\n" + image.tobytes()[:-8]
+    _, result, _ = call_worker(None, raw=payload)
+    assert result["kind"] == "ImageError"
+    assert result["message"].startswith("the pixel data ended early")
+    _, result, _ = call_worker(None, raw=b"hello\n")
+    assert result["kind"] == "RequestError"
+    header["options"]["sharpen"] = 1
+    _, result, _ = call_worker(header, image)
+    assert (result["kind"], result["message"]) == ("RequestError", "unknown option(s) sharpen")
