@@ -34,6 +34,24 @@ def check_image_size(height: int, width: int, *, max_pixels: int = MAX_PIXELS) -
         )
 
 
+def _to_unit_float(values: np.ndarray) -> np.ndarray:
+    """uint8/uint16 scaled by their maximum, floats checked and clipped: float32 in [0, 1]."""
+    if values.dtype == np.uint8:
+        return values.astype(np.float32) * np.float32(1 / 255)
+    if values.dtype == np.uint16:
+        return values.astype(np.float32) * np.float32(1 / 65535)
+    if not np.issubdtype(values.dtype, np.floating):
+        raise ImageError(
+            f"unsupported image dtype {values.dtype}; use uint8, uint16 or float in [0, 1]"
+        )
+    values = values.astype(np.float32, copy=False)
+    if not np.isfinite(values).all():
+        raise ImageError("image has NaN or infinite values")
+    if values.min() < 0 or values.max() > 1:
+        values = np.clip(values, 0, 1)
+    return values
+
+
 def as_float_rgb(image: np.ndarray) -> np.ndarray:
     """Convert an image to ``HxWx3`` float32 RGB in ``[0, 1]``.
 
@@ -63,20 +81,7 @@ def as_float_rgb(image: np.ndarray) -> np.ndarray:
     check_image_size(image.shape[0], image.shape[1])
     if image.shape[2] == 4:
         image = image[:, :, :3]
-    if image.dtype == np.uint8:
-        rgb = image.astype(np.float32) * np.float32(1 / 255)
-    elif image.dtype == np.uint16:
-        rgb = image.astype(np.float32) * np.float32(1 / 65535)
-    elif np.issubdtype(image.dtype, np.floating):
-        rgb = image.astype(np.float32, copy=False)
-        if not np.isfinite(rgb).all():
-            raise ImageError("image has NaN or infinite values")
-        if rgb.min() < 0 or rgb.max() > 1:
-            rgb = np.clip(rgb, 0, 1)
-    else:
-        raise ImageError(
-            f"unsupported image dtype {image.dtype}; use uint8, uint16 or float in [0, 1]"
-        )
+    rgb = _to_unit_float(image)
     if rgb.shape[2] == 1:
         rgb = np.repeat(rgb, 3, axis=2)
     return np.ascontiguousarray(rgb)
@@ -129,14 +134,50 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> np.n
     ImageError
         If the file is missing, empty, corrupt, not an image, or too large.
     """
+    image = _decode(path, max_pixels)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_probability(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read a probability or mask image: its first channel as float32 ``HxW`` in ``[0, 1]``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A grayscale or RGB(A) image, 8 or 16-bit (or float); for RGB the red channel is used.
+    max_pixels : int, optional
+        Refuse images with more pixels than this before decoding them.
+
+    Returns
+    -------
+    ndarray
+        float32 ``HxW``; 255 (or 65535) in the file is 1.
+
+    Raises
+    ------
+    ImageError
+        If the file is missing, empty, corrupt, not an image, or too large.
+    """
+    image = _decode(path, max_pixels)
+    first = image if image.ndim == 2 else image[:, :, 2]  # OpenCV decodes to BGR
+    try:
+        return np.ascontiguousarray(_to_unit_float(first))
+    except ImageError as exc:
+        raise ImageError(f"{path}: {exc}") from None
+
+
+def _decode(path: str | os.PathLike, max_pixels: int) -> np.ndarray:
+    """Decode a file to ``HxW`` or BGR ``HxWx3`` uint8/uint16/float32, EXIF orientation applied."""
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: file is empty")
     _check_header(path, max_pixels)
-    # ANYDEPTH keeps 16-bit; ANYCOLOR keeps grayscale as one channel; neither flag disables
-    # EXIF orientation (only IMREAD_UNCHANGED would).
+    # ANYDEPTH keeps 16-bit; ANYCOLOR keeps grayscale as one channel and drops alpha; neither
+    # disables EXIF orientation (only IMREAD_UNCHANGED would).
     data = np.fromfile(path, dtype=np.uint8)
     try:
         image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
@@ -144,11 +185,10 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> np.n
         raise ImageError(f"{path}: cannot decode the image ({exc.err})") from None
     if image is None:
         raise ImageError(f"{path}: not an image, or the file is corrupt or truncated")
-    check_image_size(image.shape[0], image.shape[1], max_pixels=max_pixels)
-    if image.ndim == 2:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    else:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    try:
+        check_image_size(image.shape[0], image.shape[1], max_pixels=max_pixels)
+    except ImageError as exc:
+        raise ImageError(f"{path}: {exc}") from None
     if image.dtype not in (np.uint8, np.uint16, np.float32):
         image = image.astype(np.float32)
     return image
@@ -162,12 +202,20 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray, *, bits: int = 8) -> N
     """
     if bits not in (8, 16):
         raise ValueError(f"bits must be 8 or 16, got {bits}")
+    mask = np.asarray(mask)
+    if mask.ndim != 2 or mask.size == 0:
+        raise ImageError(f"a mask must be a non-empty HxW array, got shape {mask.shape}")
+    if not np.isfinite(mask).all():
+        raise ImageError("mask has NaN or infinite values")
     scale, dtype = (255, np.uint8) if bits == 8 else (65535, np.uint16)
-    pixels = np.round(np.clip(mask, 0, 1) * scale).astype(dtype)
+    pixels = np.round(np.clip(mask, 0, 1) * np.float32(scale)).astype(dtype)
     path = Path(path)
     ok, encoded = cv2.imencode(".png", pixels)
     if not ok:
         raise ImageError(f"{path}: could not encode the mask as PNG")
     tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(encoded.tobytes())
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(encoded.tobytes())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -149,7 +149,8 @@ def read_manifest(path: str | os.PathLike) -> list[ModelSpec]:
     return specs
 
 
-def _manifests_in(folder: Path) -> list[Path]:
+def manifests_in(folder: Path) -> list[Path]:
+    """The manifest files (``*.json``) in a folder, sorted; none if the folder is missing."""
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.glob("*.json") if p.is_file())
@@ -162,7 +163,7 @@ def list_models() -> list[ModelSpec]:
     """
     seen: dict[str, ModelSpec] = {}
     for folder in model_dirs():
-        for manifest in _manifests_in(folder):
+        for manifest in manifests_in(folder):
             for spec in read_manifest(manifest):
                 seen.setdefault(spec.id, spec)
     return list(seen.values())
@@ -203,7 +204,7 @@ def find_model(model: str | os.PathLike | ModelSpec | None = None) -> ModelSpec:
         if not candidate.is_file():
             raise ModelError(f"model file not found: {candidate}")
         resolved = candidate.resolve()
-        for manifest in _manifests_in(resolved.parent):
+        for manifest in manifests_in(resolved.parent):
             for spec in read_manifest(manifest):
                 if spec.path.resolve() == resolved:
                     return spec
@@ -235,7 +236,7 @@ def _omp_threads() -> int:
     return int(value) if value.isdigit() else 0
 
 
-def _cpu_count() -> int:
+def available_cores() -> int:
     """Cores this process may run on (the affinity mask, not the machine's total)."""
     try:
         return len(os.sched_getaffinity(0))
@@ -295,7 +296,7 @@ def get_session(spec: ModelSpec):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        threads = _omp_threads() or _cpu_count()
+        threads = _omp_threads() or available_cores()
         options.intra_op_num_threads = threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
