@@ -130,7 +130,7 @@ def replace_sky(
     anchor: str = "horizon",
     shift_edge: float = 0.0,
     fade_edge: float = 0.0,
-    defringe_edges: bool = True,
+    defringe: bool = True,
     amount: float = 0.5,
     brightness: float = 0.0,
     temperature: float = 0.0,
@@ -153,7 +153,7 @@ def replace_sky(
         Placement of the sky, see :func:`fit_sky`.
     shift_edge, fade_edge
         Edge edits in pixels, see :func:`foreground_alpha`.
-    defringe_edges : bool, optional
+    defringe : bool, optional
         Remove the old sky's colour from soft edges (see :mod:`skycore.replace.blend`);
         False gives a plain alpha blend of the photo.
     amount, brightness, temperature, lighting
@@ -197,7 +197,7 @@ def replace_sky(
         temperature=temperature,
         lighting=lighting,
     )
-    if defringe_edges:
+    if defringe:
         rows, cols = edge_pixels(mask, alpha)
         if rows.size:
             edge_colours = estimate_edge_foreground(rgb, mask, rows, cols)
