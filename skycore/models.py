@@ -203,13 +203,15 @@ def find_model(model: str | os.PathLike | ModelSpec | None = None) -> ModelSpec:
     if candidate.suffix == ".onnx" or os.sep in text or candidate.is_file():
         if not candidate.is_file():
             raise ModelError(f"model file not found: {candidate}")
+        # The manifest lies beside the path as given, not beside a symlink's target.
+        folder = candidate.absolute().parent
         resolved = candidate.resolve()
-        for manifest in manifests_in(resolved.parent):
+        for manifest in manifests_in(folder):
             for spec in read_manifest(manifest):
                 if spec.path.resolve() == resolved:
                     return spec
         raise ModelError(
-            f"{candidate}: no manifest in {resolved.parent} describes this file; add a JSON "
+            f"{candidate}: no manifest in {folder} describes this file; add a JSON "
             "manifest beside it (see models/README.md for the fields)"
         )
     for spec in list_models():
@@ -254,7 +256,7 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 _verified: dict[tuple[str, int, int], str] = {}
-_sessions: dict[Path, object] = {}
+_sessions: dict[ModelSpec, object] = {}
 _lock = threading.Lock()
 
 
@@ -286,10 +288,10 @@ def get_session(spec: ModelSpec):
     """Return a cached ``onnxruntime.InferenceSession`` for a verified model.
 
     The session uses all CPU cores this process may run on (``OMP_NUM_THREADS`` caps them when
-    set) and is built once per model file and process.
+    set) and is built once per model (manifest entry) and process.
     """
     with _lock:
-        session = _sessions.get(spec.path)
+        session = _sessions.get(spec)
         if session is not None:
             return session
         verify_model(spec)
@@ -315,7 +317,7 @@ def get_session(spec: ModelSpec):
                 f"{spec.output_name!r}, the file has inputs {sorted(names)} and outputs "
                 f"{sorted(outputs)}"
             )
-        _sessions[spec.path] = session
+        _sessions[spec] = session
         return session
 
 

@@ -1,0 +1,48 @@
+"""Shared test fixtures: where the read-only data beside the repository lives.
+
+Tests use real photos and the reference models from ``../shared`` (never copied into the
+repository).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+PHOTOS = SHARED / "data" / "photos"
+SEED_EVAL = SHARED / "data" / "seed-eval"
+U2NETP = SHARED / "models" / "skyseg-u2netp.onnx"
+EGE = SHARED / "models" / "skyseg-ege.onnx"
+
+#: Photos with a clear skyline: sky on top, none in the lower part.
+SKY_PHOTOS = ("wikimedia_010.jpg", "kodak_kodim13.jpg")
+#: Photos without any sky (indoor, a canyon wall).
+NO_SKY_PHOTOS = ("wikimedia_002.jpg", "wikimedia_012.jpg", "wikimedia_004.jpg")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not U2NETP.is_file():
+        raise pytest.UsageError(
+            f"test data not found: {SHARED} must sit beside the repository (see README)"
+        )
+
+
+@pytest.fixture
+def u2netp() -> Path:
+    """Path of the reference u2netp model (its manifest lies beside it)."""
+    return U2NETP
+
+
+@pytest.fixture
+def isolated_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty user model folder and no project models: lookups see only what a test adds.
+
+    Returns the user model folder (``$SKYCORE_MODEL_DIR``).
+    """
+    user = tmp_path / "user-models"
+    user.mkdir()
+    monkeypatch.setenv("SKYCORE_MODEL_DIR", str(user))
+    monkeypatch.setattr("skycore.models.PROJECT_MODEL_DIR", tmp_path / "no-project-models")
+    return user
