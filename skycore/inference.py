@@ -34,6 +34,11 @@ def model_input_size(spec: ModelSpec, height: int, width: int) -> tuple[int, int
     area = spec.input_size**2
     rows = max(1, round(math.sqrt(area * height / width) / multiple))
     cols = max(1, round(math.sqrt(area * width / height) / multiple))
+    # A sliver of a photo clamps its short side to one multiple; keep the area, not the aspect.
+    if rows == 1:
+        cols = min(cols, area // multiple**2)
+    if cols == 1:
+        rows = min(rows, area // multiple**2)
     return rows * multiple, cols * multiple
 
 
@@ -85,7 +90,8 @@ def resize_for_model(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def preprocess(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
     """Turn a photo into the model's ``1x3xHxW`` float32 input tensor."""
-    height, width = model_input_size(spec, *np.shape(image)[:2])
+    image = _check_layout(image)
+    height, width = model_input_size(spec, *image.shape[:2])
     small = resize_for_model(image, height, width)
     if spec.color_order == "BGR":
         small = small[:, :, ::-1]

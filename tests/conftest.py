@@ -17,7 +17,7 @@ U2NETP = SHARED / "models" / "skyseg-u2netp.onnx"
 EGE = SHARED / "models" / "skyseg-ege.onnx"
 
 #: Photos with a clear skyline: sky on top, none in the lower part.
-SKY_PHOTOS = ("wikimedia_010.jpg", "kodak_kodim13.jpg")
+SKY_PHOTOS = ("wikimedia_010.jpg", "wikimedia_036.jpg")
 #: Photos without any sky (indoor, a canyon wall).
 NO_SKY_PHOTOS = ("wikimedia_002.jpg", "wikimedia_012.jpg", "wikimedia_004.jpg")
 
