@@ -47,9 +47,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             raise ModelError(f"{path}: no such manifest or folder")
     try:
-        default_id = default_model().id
-    except ModelError:
-        default_id = None
+        default_id, default_note = default_model().id, "* = default model"
+    except ModelError as exc:  # none installed, or a broken manifest hides it
+        default_id, default_note = None, str(exc)
 
     rows, problems, seen = [], [], set()
     for manifest in dict.fromkeys(p.resolve() for p in manifests):
@@ -78,10 +78,7 @@ def run(args: argparse.Namespace) -> int:
             print("  ".join(cells).rstrip())
     else:
         print("no models found")
-    if default_id is None:
-        print("no default model installed: pass --model NAME|PATH to skycore mask")
-    else:
-        print("* = default model")
+    print(default_note)
     for problem in problems:
         print(f"skycore: {problem}", file=sys.stderr)
     return 1 if problems else 0
