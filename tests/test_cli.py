@@ -64,7 +64,7 @@ def test_version_without_onnxruntime():
 def test_help_lists_subcommands(capsys):
     status, out, _ = _run(capsys, "--help")
     assert status == 0
-    for name in ("mask", "refine", "models"):
+    for name in ("mask", "refine", "replace", "models"):
         assert f"    {name} " in out
 
 

@@ -18,9 +18,6 @@ from ..errors import SkyCoreError
 #: Subcommand modules, in the order ``skycore --help`` lists them.
 SUBCOMMANDS = ("mask", "refine", "replace", "models")
 
-#: Subcommands shipped separately; the CLI works without them.
-OPTIONAL_SUBCOMMANDS = frozenset({"replace"})
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every available subcommand registered."""
@@ -31,14 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in SUBCOMMANDS:
-        module_name = f"{__name__}.{name}"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name or name not in OPTIONAL_SUBCOMMANDS:
-                raise
-            continue
-        module.add_parser(subparsers)
+        importlib.import_module(f"{__name__}.{name}").add_parser(subparsers)
     return parser
 
 
