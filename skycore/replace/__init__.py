@@ -28,8 +28,9 @@ from .blend import (
     estimate_edge_foreground,
     fill_from,
     foreground_alpha,
+    reduce_for_fill,
 )
-from .fit import SkyPlacement, fit_sky, sky_region
+from .fit import MIN_SKY_SIDE, SkyPlacement, fit_sky, place_sky, render_sky, sky_region
 from .harmonize import (
     ForegroundAdjustment,
     apply_adjustment,
@@ -44,6 +45,7 @@ MIN_SKY_SHARE = 0.002
 
 __all__ = [
     "MIN_SKY_SHARE",
+    "MIN_SKY_SIDE",
     "ForegroundAdjustment",
     "SkyPlacement",
     "SkyReplacement",
@@ -57,7 +59,10 @@ __all__ = [
     "foreground_alpha",
     "harmonize",
     "lab_transfer_gains",
+    "place_sky",
     "plan_adjustment",
+    "reduce_for_fill",
+    "render_sky",
     "replace_sky",
     "sky_region",
 ]
@@ -112,9 +117,10 @@ def _checked_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if not np.issubdtype(mask.dtype, np.floating):
         raise ImageError(f"unsupported mask dtype {mask.dtype}; use float in [0, 1] or uint8")
     mask = mask.astype(np.float32, copy=False)
-    if not np.isfinite(mask).all():
+    low, high = float(mask.min()), float(mask.max())
+    if not (np.isfinite(low) and np.isfinite(high)):
         raise ImageError("the mask has NaN or infinite values")
-    return np.clip(mask, 0.0, 1.0)
+    return mask if 0.0 <= low and high <= 1.0 else np.clip(mask, 0.0, 1.0)
 
 
 def replace_sky(
@@ -184,26 +190,41 @@ def replace_sky(
             f"no sky found in the photo (the sky mask covers {sky_share:.2%} of it, less than "
             f"{MIN_SKY_SHARE:.1%}); pass a mask if the detection missed the sky"
         )
-    placed, placement = fit_sky(
-        sky, mask, scale=scale, offset_x=offset_x, offset_y=offset_y, flip=flip, anchor=anchor
-    )
-    alpha = foreground_alpha(mask, shift_edge=shift_edge, fade_edge=fade_edge)
-    adjustment = plan_adjustment(
-        rgb,
+    sky_rgb = as_float_rgb(sky)
+    placement = place_sky(
+        (sky_rgb.shape[1], sky_rgb.shape[0]),
         mask,
-        placed,
+        scale=scale,
+        offset_x=offset_x,
+        offset_y=offset_y,
+        flip=flip,
+        anchor=anchor,
+    )
+    height, width = shape
+    placed = render_sky(sky_rgb, placement, (width, height))
+    alpha = foreground_alpha(mask, shift_edge=shift_edge, fade_edge=fade_edge)
+    # One reduced copy of photo, mask and new sky serves the statistics and the colour fills.
+    photo_small, mask_small = reduce_for_fill(rgb, mask)
+    zoom = mask_small.shape[1] / width
+    sky_small = render_sky(sky_rgb, placement, mask_small.shape[::-1], zoom=zoom)
+    adjustment = plan_adjustment(
+        photo_small,
+        mask_small,
+        sky_small,
         amount=amount,
         brightness=brightness,
         temperature=temperature,
         lighting=lighting,
     )
     if defringe:
-        rows, cols = edge_pixels(mask, alpha)
-        if rows.size:
-            edge_colours = estimate_edge_foreground(rgb, mask, rows, cols)
+        indices = edge_pixels(mask, alpha)
+        if indices.size:
+            edge_colours = estimate_edge_foreground(
+                rgb, mask, indices, reduced=(photo_small, mask_small)
+            )
             if np.shares_memory(rgb, photo):
                 rgb = rgb.copy()  # never write into the caller's array
-            rgb[rows, cols] = edge_colours
+            rgb.reshape(-1, 3)[indices] = edge_colours
     foreground = apply_adjustment(rgb, adjustment)
     return SkyReplacement(
         sky=placed,

@@ -28,7 +28,6 @@ PURE = 0.98
 SOLVE_FROM_ALPHA = 0.3
 #: Pixels whose sky share is below this count as pure foreground and are left alone.
 _EDGE_EPS = 1.0 / 512
-_REMAP_WIDTH = 4096
 
 
 def foreground_alpha(
@@ -135,7 +134,8 @@ def _pure_weights(mask_small: np.ndarray, sky: bool) -> np.ndarray:
     return np.ascontiguousarray(weight, dtype=np.float32)
 
 
-def _reduce(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def reduce_for_fill(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Area-reduced copies of a photo and its mask, at most :data:`FILL_SIDE` on the long side."""
     height, width = mask.shape
     factor = min(1.0, FILL_SIDE / max(height, width))
     if factor == 1.0:
@@ -148,28 +148,26 @@ def _reduce(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return image_small, mask_small
 
 
-def _sample(image_small: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape) -> np.ndarray:
-    """Bilinear samples of a reduced image at full-resolution pixel positions."""
-    count = rows.size
-    # cv2.remap wants maps under 32767 on a side: lay the positions out as a block.
-    block_w = _REMAP_WIDTH
-    block_h = -(-count // block_w)
-    map_x = np.zeros(block_h * block_w, np.float32)
-    map_y = np.zeros(block_h * block_w, np.float32)
-    map_x[:count] = (cols + 0.5) * (image_small.shape[1] / shape[1]) - 0.5
-    map_y[:count] = (rows + 0.5) * (image_small.shape[0] / shape[0]) - 0.5
-    sampled = cv2.remap(
-        image_small,
-        map_x.reshape(block_h, block_w),
-        map_y.reshape(block_h, block_w),
-        interpolation=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
-    )
-    return sampled.reshape(-1, image_small.shape[2])[:count]
+def _sample(image_small: np.ndarray, indices: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Samples of a smooth reduced image at full-resolution pixels (flat indices).
+
+    The image is resized bilinearly to half the full resolution and read at the nearest
+    grid point: for the smooth colour fills this is indistinguishable from bilinear sampling
+    at full resolution and several times faster than ``cv2.remap`` at scattered points.
+    """
+    height, width = shape
+    grid_w, grid_h = (width + 1) // 2, (height + 1) // 2
+    grid = _as_3d(cv2.resize(image_small, (grid_w, grid_h), interpolation=cv2.INTER_LINEAR))
+    rows, cols = np.divmod(indices, width)
+    rows //= 2
+    cols //= 2
+    rows *= grid_w
+    rows += cols
+    return np.take(grid.reshape(-1, grid.shape[2]), rows, axis=0)
 
 
-def edge_pixels(mask: np.ndarray, alpha: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and columns of the pixels whose foreground colour must be estimated.
+def edge_pixels(mask: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
+    """Flat indices of the pixels whose foreground colour must be estimated.
 
     Those are pixels that hold some old sky (``mask`` above 0) and show some foreground in
     the result (``alpha`` above 0; ``alpha`` defaults to ``1 - mask``).
@@ -179,14 +177,15 @@ def edge_pixels(mask: np.ndarray, alpha: np.ndarray | None = None) -> tuple[np.n
         selected &= mask < 1.0 - _EDGE_EPS
     else:
         selected &= alpha > _EDGE_EPS
-    return np.nonzero(selected)
+    return np.flatnonzero(selected)
 
 
 def estimate_edge_foreground(
     photo: np.ndarray,
     mask: np.ndarray,
-    rows: np.ndarray,
-    cols: np.ndarray,
+    indices: np.ndarray,
+    *,
+    reduced: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Foreground colours, free of the old sky, at the given edge pixels.
 
@@ -196,26 +195,33 @@ def estimate_edge_foreground(
         float32 ``HxWx3`` in ``[0, 1]``.
     mask : ndarray
         float32 ``HxW`` sky mask the photo was matted with, 1 = sky.
-    rows, cols : ndarray
-        Pixel positions, as :func:`edge_pixels` returns them.
+    indices : ndarray
+        Flat pixel indices, as :func:`edge_pixels` returns them.
+    reduced : (ndarray, ndarray), optional
+        ``reduce_for_fill(photo, mask)``, if the caller already has it.
 
     Returns
     -------
     ndarray
         float32 ``Nx3`` in ``[0, 1]``.
     """
-    photo_small, mask_small = _reduce(photo, mask)
+    photo_small, mask_small = reduced if reduced is not None else reduce_for_fill(photo, mask)
     old_sky = fill_from(photo_small, _pure_weights(mask_small, sky=True))
     near_foreground = fill_from(photo_small, _pure_weights(mask_small, sky=False))
-    observed = photo[rows, cols]
-    sky_share = mask[rows, cols][:, None]
+    sampled = _sample(np.concatenate([old_sky, near_foreground], axis=2), indices, mask.shape)
+    sky_share = np.take(mask.reshape(-1), indices)
     fg_alpha = 1.0 - sky_share
-    background = _sample(old_sky, rows, cols, mask.shape)
-    solved = (observed - sky_share * background) / np.maximum(fg_alpha, 1e-3)
+    # solved = (observed - sky_share * old sky) / fg_alpha, with as few full passes as possible.
+    solved = np.take(photo.reshape(-1, 3), indices, axis=0)
+    solved -= sampled[:, :3] * sky_share[:, None]
+    solved /= np.maximum(fg_alpha, 1e-3)[:, None]
     np.clip(solved, 0.0, 1.0, out=solved)
-    propagated = _sample(near_foreground, rows, cols, mask.shape)
-    trust = np.minimum(fg_alpha / SOLVE_FROM_ALPHA, 1.0)
-    return (propagated + trust * (solved - propagated)).astype(np.float32, copy=False)
+    # Where alpha is small, blend towards the propagated colour: trust rises from 0 to 1.
+    weak = np.flatnonzero(fg_alpha < SOLVE_FROM_ALPHA)
+    propagated = sampled[weak, 3:]
+    trust = (fg_alpha[weak] / SOLVE_FROM_ALPHA)[:, None]
+    solved[weak] = propagated + trust * (solved[weak] - propagated)
+    return solved
 
 
 def defringe(photo: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
@@ -236,8 +242,8 @@ def defringe(photo: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None = Non
     ndarray
         float32 ``HxWx3``: a copy of ``photo`` with the edge pixels re-estimated.
     """
-    rows, cols = edge_pixels(mask, alpha)
-    foreground = photo.copy()
-    if rows.size:
-        foreground[rows, cols] = estimate_edge_foreground(photo, mask, rows, cols)
+    indices = edge_pixels(mask, alpha)
+    foreground = np.array(photo, dtype=np.float32, order="C")
+    if indices.size:
+        foreground.reshape(-1, 3)[indices] = estimate_edge_foreground(foreground, mask, indices)
     return foreground

@@ -116,6 +116,130 @@ def _trimmed_span(counts: np.ndarray) -> tuple[int, int]:
     return start, max(stop, start + 1)
 
 
+def place_sky(
+    sky_size: tuple[int, int],
+    mask: np.ndarray,
+    *,
+    scale: float = 1.0,
+    offset_x: float = 0.0,
+    offset_y: float = 0.0,
+    flip: bool = False,
+    anchor: str = "horizon",
+) -> SkyPlacement:
+    """Decide where a sky image of ``sky_size = (width, height)`` goes; see :func:`fit_sky`."""
+    check_range("scale", scale, 0.25, 8.0)
+    check_range("offset_x", offset_x, -1.0, 1.0)
+    check_range("offset_y", offset_y, -1.0, 1.0)
+    if anchor not in ANCHORS:
+        raise ValueError(f"anchor must be one of {ANCHORS}, got {anchor!r}")
+    sky_w, sky_h = sky_size
+    if min(sky_h, sky_w) < MIN_SKY_SIDE:
+        raise ImageError(
+            f"the sky image is {sky_w}x{sky_h} pixels; it needs at least "
+            f"{MIN_SKY_SIDE} pixels on each side"
+        )
+    height, width = mask.shape
+    x0, y0, x1, y1 = sky_region(mask)
+    factor = max((x1 - x0) / sky_w, (y1 - y0) / sky_h) * scale
+    left = (x0 + x1) / 2 - sky_w * factor / 2 + offset_x * width
+    if anchor == "horizon":
+        top = y1 - sky_h * factor + offset_y * height
+    else:
+        top = y0 + offset_y * height
+    return SkyPlacement(
+        scale=float(factor),
+        left=float(left),
+        top=float(top),
+        flip=bool(flip),
+        horizon=int(y1),
+        region=(x0, y0, x1, y1),
+        upscale=float(max(factor, 1.0)),
+    )
+
+
+def render_sky(
+    sky: np.ndarray, placement: SkyPlacement, size: tuple[int, int], *, zoom: float = 1.0
+) -> np.ndarray:
+    """Draw a sky image as ``placement`` says on a canvas of ``size = (width, height)``.
+
+    Parameters
+    ----------
+    sky : ndarray
+        float32 ``hxwx3`` sky image (not yet flipped).
+    placement : SkyPlacement
+        From :func:`place_sky` for the full-size photo.
+    size : (int, int)
+        Canvas size.
+    zoom : float, optional
+        Scale of the canvas relative to the photo (e.g. 0.1 for a reduced copy).
+
+    Returns
+    -------
+    ndarray
+        float32 ``HxWx3``: the scaled sky, mirrored at its borders wherever it does not reach.
+    """
+    if placement.flip:
+        sky = sky[:, ::-1]
+    width, height = size
+    factor = placement.scale * zoom
+    left, top = placement.left * zoom, placement.top * zoom
+    sky_h, sky_w = sky.shape[:2]
+    # Only the part of the sky that lands on the canvas is resized (plus a pixel of context):
+    # at scale 8 the whole image would be 64 times the canvas.
+    sx0, sx1 = _source_span(left, factor, width, sky_w)
+    sy0, sy1 = _source_span(top, factor, height, sky_h)
+    crop = np.ascontiguousarray(sky[sy0:sy1, sx0:sx1])
+    out_w = max(1, round((sx1 - sx0) * factor))
+    out_h = max(1, round((sy1 - sy0) * factor))
+    # Area averaging when shrinking, so clouds do not alias into noise.
+    interpolation = cv2.INTER_AREA if factor < 1.0 else cv2.INTER_LINEAR
+    resized = cv2.resize(crop, (out_w, out_h), interpolation=interpolation)
+    origin_x = round(left + sx0 * factor)
+    origin_y = round(top + sy0 * factor)
+    keep_x0, keep_y0 = max(0, -origin_x), max(0, -origin_y)
+    keep_x1, keep_y1 = min(out_w, width - origin_x), min(out_h, height - origin_y)
+    if keep_x1 <= keep_x0 or keep_y1 <= keep_y0:
+        return _warp(sky, factor, left, top, width, height)
+    visible = resized[keep_y0:keep_y1, keep_x0:keep_x1]
+    # Resize is several times faster than a warp; mirroring fills what the sky does not cover.
+    return cv2.copyMakeBorder(
+        visible,
+        origin_y + keep_y0,
+        height - (origin_y + keep_y1),
+        origin_x + keep_x0,
+        width - (origin_x + keep_x1),
+        cv2.BORDER_REFLECT,
+    )
+
+
+def _source_span(offset: float, factor: float, canvas: int, length: int) -> tuple[int, int]:
+    start = int(np.floor(-offset / factor)) - 1
+    stop = int(np.ceil((canvas - offset) / factor)) + 1
+    start, stop = max(0, start), min(length, stop)
+    if stop - start < 2:
+        return 0, length
+    return start, stop
+
+
+def _warp(sky: np.ndarray, factor: float, left: float, top: float, width: int, height: int):
+    # The sky lies entirely off the canvas (a far offset after zooming out): only mirrored
+    # copies show, which a warp with a mirroring border draws directly.
+    if factor < 1.0:
+        size = (max(1, round(sky.shape[1] * factor)), max(1, round(sky.shape[0] * factor)))
+        scale_x, scale_y = factor * sky.shape[1] / size[0], factor * sky.shape[0] / size[1]
+        sky = cv2.resize(np.ascontiguousarray(sky), size, interpolation=cv2.INTER_AREA)
+    else:
+        scale_x = scale_y = factor
+    matrix = np.array([[scale_x, 0.0, left], [0.0, scale_y, top]])
+    return cv2.warpAffine(
+        np.ascontiguousarray(sky),
+        matrix,
+        (width, height),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REFLECT,
+    )
+
+
 def fit_sky(
     sky: np.ndarray,
     mask: np.ndarray,
@@ -161,62 +285,15 @@ def fit_sky(
     ValueError
         For an option out of range.
     """
-    check_range("scale", scale, 0.25, 8.0)
-    check_range("offset_x", offset_x, -1.0, 1.0)
-    check_range("offset_y", offset_y, -1.0, 1.0)
-    if anchor not in ANCHORS:
-        raise ValueError(f"anchor must be one of {ANCHORS}, got {anchor!r}")
     sky_rgb = as_float_rgb(sky)
-    sky_h, sky_w = sky_rgb.shape[:2]
-    if min(sky_h, sky_w) < MIN_SKY_SIDE:
-        raise ImageError(
-            f"the sky image is {sky_w}x{sky_h} pixels; it needs at least "
-            f"{MIN_SKY_SIDE} pixels on each side"
-        )
+    placement = place_sky(
+        (sky_rgb.shape[1], sky_rgb.shape[0]),
+        mask,
+        scale=scale,
+        offset_x=offset_x,
+        offset_y=offset_y,
+        flip=flip,
+        anchor=anchor,
+    )
     height, width = mask.shape
-    x0, y0, x1, y1 = sky_region(mask)
-    factor = max((x1 - x0) / sky_w, (y1 - y0) / sky_h) * scale
-    if flip:
-        sky_rgb = sky_rgb[:, ::-1]
-    left = (x0 + x1) / 2 - sky_w * factor / 2 + offset_x * width
-    if anchor == "horizon":
-        top = y1 - sky_h * factor + offset_y * height
-    else:
-        top = y0 + offset_y * height
-    placement = SkyPlacement(
-        scale=float(factor),
-        left=float(left),
-        top=float(top),
-        flip=bool(flip),
-        horizon=int(y1),
-        region=(x0, y0, x1, y1),
-        upscale=float(max(factor, 1.0)),
-    )
-    return _warp(sky_rgb, placement, width, height), placement
-
-
-def _warp(sky: np.ndarray, placement: SkyPlacement, width: int, height: int) -> np.ndarray:
-    matrix = placement.matrix
-    if placement.scale < 1.0:
-        # Shrinking with a bilinear warp would alias clouds into noise: shrink by area first,
-        # then only translate.
-        size = (
-            max(1, round(sky.shape[1] * placement.scale)),
-            max(1, round(sky.shape[0] * placement.scale)),
-        )
-        # Rounding the size changes the scale slightly; keep the exact footprint.
-        matrix = np.array(
-            [
-                [placement.scale * sky.shape[1] / size[0], 0.0, placement.left],
-                [0.0, placement.scale * sky.shape[0] / size[1], placement.top],
-            ]
-        )
-        sky = cv2.resize(sky, size, interpolation=cv2.INTER_AREA)
-    placed = cv2.warpAffine(
-        np.ascontiguousarray(sky),
-        matrix,
-        (width, height),
-        flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REFLECT,
-    )
-    return np.clip(placed, 0.0, 1.0, out=placed)
+    return render_sky(sky_rgb, placement, (width, height)), placement

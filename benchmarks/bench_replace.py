@@ -1,0 +1,154 @@
+"""Time to replace a sky at 1.6, 12 and 24 MP, with the mask given and end to end.
+
+Target (issue 4): a 12 MP sky replacement in at most 1.5 s on 2 cores, not counting model
+load. Photos are real ones from ``../shared/data/photos`` enlarged to each size: a mountain
+landscape with a clean skyline (soft edge band: 3 % of the pixels) and a bridge at dusk whose
+cables make a third of the mask fractional (the defringing worst case). The mask is computed
+once per size with the u2netp model and then passed in, so "replace" times fitting, edges,
+defringing, harmonising and compositing only; "end to end" adds ``skycore.sky_mask``
+(inference + refinement) with the model session already loaded. Besides wall time the table
+gives the process CPU time, which is what a shared, busy machine distorts least (on an idle
+machine with 2 cores, wall time is between CPU / 2 and CPU).
+
+Run from the repository root::
+
+    python benchmarks/bench_replace.py [--threads 2] [--repeat 3] [--sizes 1.6 12 24]
+
+Peak memory is measured per size in a child process (``ru_maxrss`` of a fresh interpreter
+that only reads the inputs and runs ``replace_sky``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+PHOTOS = {
+    "landscape": SHARED / "data" / "photos" / "wikimedia_013.jpg",
+    "bridge": SHARED / "data" / "photos" / "skyopt_204315_img.jpg",
+}
+SKY = SHARED / "data" / "skies" / "skyar_sunset.jpg"
+MODEL = SHARED / "models" / "skyseg-u2netp.onnx"
+
+
+def _inputs(photo_path: Path, megapixels: float):
+    import cv2
+    import numpy as np
+
+    from skycore import read_image
+
+    photo = read_image(photo_path)
+    height, width = photo.shape[:2]
+    factor = (megapixels * 1e6 / (height * width)) ** 0.5
+    size = (round(width * factor), round(height * factor))
+    return np.ascontiguousarray(cv2.resize(photo, size, interpolation=cv2.INTER_CUBIC))
+
+
+def _peak_child(photo_path: str, mask_path: str) -> None:
+    """Child process: read inputs, run replace_sky once, print the peak RSS in MB."""
+    import resource
+
+    import numpy as np
+
+    from skycore import read_image
+    from skycore.replace import replace_sky
+
+    photo = np.load(photo_path)
+    mask = np.load(mask_path)
+    sky = read_image(SKY)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    replace_sky(photo, sky, mask)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"before_mb": before / 1024, "peak_mb": after / 1024}))
+
+
+def _timed(work) -> tuple[float, float]:
+    """(wall, process CPU) seconds of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    work()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _peak_mb(photo, mask) -> float:
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as folder:
+        photo_path, mask_path = f"{folder}/photo.npy", f"{folder}/mask.npy"
+        np.save(photo_path, photo)
+        np.save(mask_path, mask)
+        child = subprocess.run(
+            [sys.executable, __file__, "--child", photo_path, mask_path],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+    return json.loads(child.stdout)["peak_mb"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--sizes", type=float, nargs="+", default=[1.6, 12.0, 24.0])
+    parser.add_argument("--photos", nargs="+", choices=sorted(PHOTOS), default=sorted(PHOTOS))
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    args = parser.parse_args()
+
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    import cv2
+
+    cv2.setNumThreads(args.threads)
+    from skycore import read_image, sky_mask
+    from skycore.models import find_model, get_session
+    from skycore.replace import replace_sky
+
+    spec = find_model(str(MODEL))
+    get_session(spec)  # model load is not part of the target
+    sky = read_image(SKY)
+    print(
+        f"sky {SKY.name}, {args.threads} threads, median of {args.repeat}; "
+        f"load average {os.getloadavg()[0]:.1f} at start"
+    )
+    print(
+        f"{'photo':>9} {'MP':>5} {'size':>11} {'band':>5} {'replace s':>10} {'cpu s':>6} "
+        f"{'end to end s':>13} {'cpu s':>6} {'peak MB':>8}"
+    )
+    for name in args.photos:
+        for megapixels in args.sizes:
+            photo = _inputs(PHOTOS[name], megapixels)
+            mask = sky_mask(photo, model=spec)
+            band = float(((mask > 1 / 255) & (mask < 254 / 255)).mean())
+            replace_times, total_times = [], []
+            for _ in range(args.repeat):
+                replace_times.append(_timed(lambda p=photo, m=mask: replace_sky(p, sky, m)))
+                total_times.append(
+                    _timed(lambda p=photo: replace_sky(p, sky, sky_mask(p, model=spec)))
+                )
+            peak = "-" if args.no_memory else f"{_peak_mb(photo, mask):.0f}"
+            height, width = photo.shape[:2]
+            wall, cpu = (statistics.median(v) for v in zip(*replace_times, strict=True))
+            wall_total, cpu_total = (statistics.median(v) for v in zip(*total_times, strict=True))
+            print(
+                f"{name:>9} {height * width / 1e6:5.1f} {f'{width}x{height}':>11} "
+                f"{band:5.0%} {wall:10.2f} {cpu:6.2f} {wall_total:13.2f} {cpu_total:6.2f} "
+                f"{peak:>8}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        _peak_child(sys.argv[2], sys.argv[3])
+        sys.exit(0)
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())
