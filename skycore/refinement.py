@@ -12,7 +12,8 @@ import math
 import cv2
 import numpy as np
 
-from .image import as_float_rgb
+from .density import estimate_uncertain_probability
+from .image import as_float_rgb, check_image_size
 
 #: Added to the diagonal of each cell's colour covariance (the guided filter's epsilon).
 COVARIANCE_EPSILON = 0.01**2
@@ -100,9 +101,7 @@ def _upsample_sizes(height: int, width: int, full_height: int, full_width: int) 
     ]
 
 
-def _apply_affine(
-    image: np.ndarray, coefficients: np.ndarray, strip_rows: int = 128
-) -> np.ndarray:
+def _apply_affine(image: np.ndarray, coefficients: np.ndarray, strip_rows: int = 128) -> np.ndarray:
     """Upsample ``[a_r, a_g, a_b, b]`` smoothly to the image and evaluate ``a . rgb + b``.
 
     The last, full-resolution upsampling step is done strip by strip (an exact bilinear
@@ -246,7 +245,9 @@ def _probability_at(probability: np.ndarray, height: int, width: int) -> np.ndar
     if probability.ndim == 3:
         probability = probability[..., 0]
     if probability.ndim != 2 or probability.size == 0:
-        raise ValueError(f"probability must be a non-empty HxW array, got shape {probability.shape}")
+        raise ValueError(
+            f"probability must be a non-empty HxW array, got shape {probability.shape}"
+        )
     if not np.isfinite(probability).all():
         raise ValueError("probability has NaN or infinite values")
     if probability.shape != (height, width):
@@ -260,6 +261,11 @@ def refine(
     *,
     seed_compatible: bool = False,
     density: bool = False,
+    smoothing: bool = False,
+    cell_factor: float = 3.0,
+    epsilon: float = COVARIANCE_EPSILON,
+    sharpen: float = 0.5,
+    density_radius: float = 4.0,
     low: float = 0.3,
     high: float = 0.5,
     bias: float = 0.8,
@@ -275,33 +281,128 @@ def refine(
         float ``hxw`` sky probability in ``[0, 1]`` at any resolution (typically the model's);
         it is upsampled bilinearly to the photo where needed.
     seed_compatible : bool, optional
-        Reproduce the original C++ implementation: a fixed 256-pixel grid cell. The default
-        instead scales the grid with the photo and the probability's resolution.
+        Reproduce the original C++ implementation: one grid cell per 256 x 256 pixels,
+        whatever the photo. The default instead scales the grid cell with the photo and the
+        probability's resolution (``cell_factor`` probability pixels per cell).
     density : bool, optional
-        Re-estimate uncertain pixels with colour density models of confident sky and
-        non-sky before the guided filter (paper sec. 4.2).
+        Re-estimate uncertain pixels with colour densities of confident sky and non-sky
+        before the guided filter (:func:`skycore.density.estimate_uncertain_probability`).
+        Not used in seed-compatible mode.
+    smoothing : bool, optional
+        Finish with the original's edge-preserving bilateral filter (sigma colour 20/255,
+        sigma space 10 px).
+    cell_factor : float, optional
+        Grid cell size in probability pixels (default mode). Smaller cells follow the
+        network more closely, larger ones let the photo's colours decide over wider areas.
+    epsilon : float, optional
+        Regularisation added to each cell's colour covariance.
+    sharpen : float, optional
+        Default mode: how far the fitted target moves from the network's probability toward
+        the hard label each confident pixel stands for (0 = the probability as in the paper,
+        1 = hard labels). Removes the haze a soft network leaves along the skyline.
+    density_radius : float, optional
+        Width, in probability pixels, of the band around the sky boundary that density
+        estimation re-estimates.
     low, high, bias, floor : float, optional
         Confidence parameters, see :func:`confidence_from_probability`.
 
     Returns
     -------
     ndarray
-        float32 ``HxW`` sky mask in ``[0, 1]``.
+        float32 ``HxW`` sky mask in ``[0, 1]`` (1 = sky), the photo's size.
+
+    Notes
+    -----
+    Each grid cell fits ``p ~ a . rgb + b`` by confidence-weighted least squares (a guided
+    filter with a 3x3 colour covariance, solved by LDL^T); ``a`` and ``b`` are upsampled in
+    several linear steps and evaluated on the full-resolution photo, one strip at a time.
 
     References
     ----------
     .. [1] O. Liba et al., "Sky Optimization: Semantically aware image processing of skies in
        low-light photography", CVPR Workshops 2020, arXiv:2006.10172.
     """
-    image = np.asarray(image)
-    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 4)):
-        image = as_float_rgb(image)
-    as_float_rgb(image[:1, :1])  # validates dtype and channel count cheaply
-    height, width = image.shape[:2]
-    full_probability = _probability_at(probability, height, width)
-    confidence = confidence_from_probability(
-        full_probability, low=low, high=high, bias=bias, floor=floor
-    )
+    image = _as_rgb_any_depth(image)
     if seed_compatible:
-        return _refine_seed_compatible(image, full_probability, confidence)
-    raise NotImplementedError
+        height, width = image.shape[:2]
+        full_probability = _probability_at(probability, height, width)
+        confidence = confidence_from_probability(
+            full_probability, low=low, high=high, bias=bias, floor=floor
+        )
+        mask = _refine_seed_compatible(image, full_probability, confidence)
+    else:
+        mask = _refine_scaled_grid(
+            image,
+            _probability_at(probability, *np.shape(probability)[:2]),
+            cell_factor=cell_factor,
+            epsilon=epsilon,
+            sharpen=sharpen,
+            density=density,
+            density_radius=density_radius,
+            confidence_options={"low": low, "high": high, "bias": bias, "floor": floor},
+        )
+    if smoothing:
+        mask = cv2.bilateralFilter(mask * 255, 0, 20, 10) * np.float32(1 / 255)
+        np.clip(mask, 0, 1, out=mask)
+    return mask
+
+
+def _as_rgb_any_depth(image: np.ndarray) -> np.ndarray:
+    """RGB ``HxWx3`` in its own depth (uint8, uint16 or float32); other layouts via float."""
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] == 3 and image.dtype in (np.uint8, np.uint16):
+        check_image_size(*image.shape[:2])
+        return image
+    return as_float_rgb(image)
+
+
+def _refine_scaled_grid(
+    image: np.ndarray,
+    probability: np.ndarray,
+    *,
+    cell_factor: float,
+    epsilon: float,
+    sharpen: float,
+    density: bool,
+    density_radius: float,
+    confidence_options: dict,
+) -> np.ndarray:
+    """Guided filter on a grid whose cell is ``cell_factor`` probability pixels wide.
+
+    The grid statistics are averages over cells, so they are computed from the photo
+    area-downsampled to four samples per cell side; only the final evaluation of the affine
+    model touches full-resolution pixels.
+    """
+    height, width = image.shape[:2]
+    pixels_per_sample = max(height / probability.shape[0], width / probability.shape[1], 1.0)
+    cell = float(np.clip(cell_factor * pixels_per_sample, 4.0, 256.0))
+    work_px = max(1.0, cell / 4.0)
+    work_w, work_h = max(1, _round(width / work_px)), max(1, _round(height / work_px))
+    small = image
+    if (work_w, work_h) != (width, height):
+        small = cv2.resize(image, (work_w, work_h), interpolation=cv2.INTER_AREA)
+    rgb = as_float_rgb(small)
+    p = _probability_at(probability, work_h, work_w)
+    if density:
+        radius = max(1, _round(density_radius * pixels_per_sample / work_px))
+        p = estimate_uncertain_probability(
+            rgb,
+            p,
+            low=confidence_options["low"],
+            high=confidence_options["high"],
+            radius=radius,
+        )
+    confidence = confidence_from_probability(p, **confidence_options)
+    # A trace of weight everywhere: a cell with no confident pixel falls back to an
+    # unweighted fit instead of dividing by zero.
+    np.maximum(confidence, np.float32(1e-4), out=confidence)
+    grid_w, grid_h = max(1, _round(width / cell)), max(1, _round(height / cell))
+    # Fit toward the labels the confident pixels stand for (0 below low, 1 above high), not
+    # only toward the network's hedged values: a soft network otherwise leaves a grey haze
+    # along the skyline.
+    low, high = confidence_options["low"], confidence_options["high"]
+    labels = np.clip((p - low) / (high - low), 0.0, 1.0)
+    target = (1.0 - sharpen) * p + sharpen * labels
+    means = _weighted_means(rgb, target, confidence, grid_w, grid_h)
+    slope, offset = _solve_affine(*means, epsilon=epsilon)
+    return _apply_affine(image, np.dstack([slope, offset]))

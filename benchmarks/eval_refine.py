@@ -1,0 +1,120 @@
+"""Mask quality of the refinement on exact-mask composites (Stellarium cut-outs over real skies).
+
+Prints IoU, boundary F-score and MAE of: the model's probability upsampled bilinearly, the
+seed-compatible refinement, the default refinement and the default refinement with density
+estimation, at about 1, 4 and 12 MP.
+
+    python benchmarks/eval_refine.py [--model PATH] [--per-size N] [--cache DIR]
+
+Needs the Debian package stellarium-data and ../shared beside the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from skycore import predict_probability, refine  # noqa: E402
+from training.composites import held_out_skies, list_landscapes, make_composite  # noqa: E402
+
+SHARED = REPO.parent / "shared"
+SIZES = {"1 MP": (1152, 864), "4 MP": (2304, 1728), "12 MP": (4000, 3000)}
+
+
+def mask_metrics(predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
+    """IoU and boundary F-score of the masks thresholded at 0.5, and mean absolute error.
+
+    The boundary tolerance is 0.75 % of the image diagonal (at least 2 pixels).
+    """
+    pred, true = predicted > 0.5, truth > 0.5
+    union = (pred | true).sum()
+    iou = float((pred & true).sum() / union) if union else 1.0
+    tolerance = max(2.0, 0.0075 * float(np.hypot(*truth.shape)))
+    kernel = np.ones((3, 3), np.uint8)
+
+    def boundary(mask: np.ndarray) -> np.ndarray:
+        m = mask.astype(np.uint8)
+        return (m - cv2.erode(m, kernel, borderType=cv2.BORDER_REPLICATE)) > 0
+
+    def distance_to(edges: np.ndarray) -> np.ndarray:
+        return cv2.distanceTransform((~edges).astype(np.uint8), cv2.DIST_L2, 3)
+
+    pred_edges, true_edges = boundary(pred), boundary(true)
+    if not pred_edges.any() and not true_edges.any():
+        f_score = 1.0
+    elif not pred_edges.any() or not true_edges.any():
+        f_score = 0.0
+    else:
+        precision = float((distance_to(true_edges)[pred_edges] <= tolerance).mean())
+        recall = float((distance_to(pred_edges)[true_edges] <= tolerance).mean())
+        f_score = 2 * precision * recall / max(precision + recall, 1e-9)
+    return iou, f_score, float(np.abs(predicted - truth).mean())
+
+
+def composites(per_size: int, cache: Path | None):
+    """Yield ``(size label, name, image, truth)``; deterministic, cached as .npz if asked."""
+    landscapes = list_landscapes()
+    skies = held_out_skies()
+    if not landscapes or not skies:
+        sys.exit("needs stellarium-data (apt-get install stellarium-data) and ../shared/data/skies")
+    for label, size in SIZES.items():
+        for index in range(per_size):
+            name = f"{label.replace(' ', '')}_{index}"
+            path = cache / f"{name}.npz" if cache else None
+            if path is not None and path.exists():
+                data = np.load(path)
+                yield label, name, data["image"], data["truth"]
+                continue
+            rng = np.random.default_rng(1000 + index)
+            image, truth = make_composite(
+                landscapes[index % len(landscapes)],
+                skies[index % len(skies)],
+                size=size,
+                rng=rng,
+                split="held_out",
+            )
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                np.savez(path, image=image, truth=truth)
+            yield label, name, image, truth
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=str(SHARED / "models" / "skyseg-u2netp.onnx"))
+    parser.add_argument("--per-size", type=int, default=7)
+    parser.add_argument("--cache", type=Path, help="folder to keep generated composites in")
+    args = parser.parse_args()
+
+    methods = {
+        "bilinear": None,
+        "seed-compatible": {"seed_compatible": True},
+        "default": {},
+        "default+density": {"density": True},
+    }
+    results: dict[tuple[str, str], list] = {}
+    for label, _name, image, truth in composites(args.per_size, args.cache):
+        probability = predict_probability(image, args.model)
+        height, width = truth.shape
+        for method, options in methods.items():
+            if options is None:
+                mask = cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR)
+            else:
+                mask = refine(image, probability, **options)
+            results.setdefault((label, method), []).append(mask_metrics(mask, truth))
+
+    print(f"{'size':6} {'method':16} {'IoU':>7} {'BF':>7} {'MAE':>7}  (n per size: {args.per_size})")
+    for (label, method), rows in results.items():
+        iou, f_score, mae = np.mean(rows, axis=0)
+        print(f"{label:6} {method:16} {iou:7.4f} {f_score:7.4f} {mae:7.4f}")
+
+
+if __name__ == "__main__":
+    main()
