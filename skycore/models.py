@@ -200,28 +200,36 @@ def find_model(model: str | os.PathLike | ModelSpec | None = None) -> ModelSpec:
         return default_model()
     text = os.fspath(model)
     candidate = Path(text).expanduser()
-    if candidate.suffix == ".onnx" or os.sep in text or candidate.is_file():
-        if not candidate.is_file():
-            raise ModelError(f"model file not found: {candidate}")
-        # The manifest lies beside the path as given, not beside a symlink's target.
-        folder = candidate.absolute().parent
-        resolved = candidate.resolve()
-        for manifest in manifests_in(folder):
-            for spec in read_manifest(manifest):
-                if spec.path.resolve() == resolved:
-                    return spec
-        raise ModelError(
-            f"{candidate}: no manifest in {folder} describes this file; add a JSON "
-            "manifest beside it (see models/README.md for the fields)"
-        )
+    separators = [os.sep] + ([os.altsep] if os.altsep else [])
+    if candidate.is_file() or any(sep in text for sep in separators):
+        return _spec_for_file(candidate)
     for spec in list_models():
         if text in (spec.id, spec.path.name, spec.path.stem):
             if not spec.available:
                 hint = f"; download it from {spec.url}" if spec.url else ""
                 raise ModelError(f"model {spec.id!r} is listed but {spec.path} is missing{hint}")
             return spec
+    if candidate.suffix == ".onnx":
+        raise ModelError(f"model file not found: {candidate}, and no model has that file name")
     names = ", ".join(s.id for s in list_models()) or "none"
     raise ModelError(f"unknown model {text!r}; known models: {names}")
+
+
+def _spec_for_file(path: Path) -> ModelSpec:
+    """The manifest entry describing the ONNX file at ``path``, from a manifest beside it."""
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    # The manifest lies beside the path as given, not beside a symlink's target.
+    folder = path.absolute().parent
+    resolved = path.resolve()
+    for manifest in manifests_in(folder):
+        for spec in read_manifest(manifest):
+            if spec.path.resolve() == resolved:
+                return spec
+    raise ModelError(
+        f"{path}: no manifest in {folder} describes this file; add a JSON manifest beside it "
+        "listing the file with its sha256, tensor names and input size (see the README)"
+    )
 
 
 def checksum_status(spec: ModelSpec) -> str:

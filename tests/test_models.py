@@ -77,7 +77,8 @@ def test_find_model_by_name_in_user_folder(isolated_models):
     _install(isolated_models, [_u2netp_entry(id="sky-a", file="a.onnx")])
     spec = find_model("sky-a")
     assert spec.path == isolated_models / "a.onnx"
-    assert find_model("a") == spec  # the file stem works too
+    assert find_model("a") == spec  # the file name and stem work too
+    assert find_model("a.onnx") == spec
     assert [s.id for s in list_models()] == ["sky-a"]
 
 
@@ -112,6 +113,8 @@ def test_missing_models(isolated_models, tmp_path):
         find_model("nope")
     with pytest.raises(ModelError, match="model file not found"):
         find_model(tmp_path / "absent.onnx")
+    with pytest.raises(ModelError, match="absent.onnx, and no model has that file name"):
+        find_model("absent.onnx")
     _install(isolated_models, [_u2netp_entry(id="gone", file="gone.onnx", url="https://x.test/g")])
     (isolated_models / "gone.onnx").unlink()
     with pytest.raises(ModelError, match="listed but .*gone.onnx is missing; download it from "
