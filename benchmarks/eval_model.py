@@ -1,0 +1,207 @@
+"""Figures of a sky model against held-out data, as issue 5 asks for them.
+
+Run from the repository root (needs ``../shared``, ``stellarium-data`` and the wallpaper
+packages of :mod:`training.sources`)::
+
+    python benchmarks/eval_model.py                      # the shipped models/skyseg-lite.onnx
+    python benchmarks/eval_model.py --figure models/skyseg-lite-comparison.jpg
+
+Prints, for the model and for the reference model (u2netp) alongside:
+
+1. IoU against the exact masks of held-out composites (held-out panorama columns, held-out
+   skies), from the raw probability (bilinear to full size, > 0.5) and after skycore.refine;
+2. IoU against the reference model's refined pseudo-labels on held-out real photos (the
+   training labels were made the same way), after skycore.refine;
+3. false sky on held-out photos without sky: share of pixels with refined mask > 0.5;
+4. onnxruntime inference time at 320x320 with 2 threads, and the whole photo -> refined mask
+   path on a 12 MP composite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import skycore  # noqa: E402
+from training.composites import held_out_skies, list_landscapes, make_composite  # noqa: E402
+from training.sources import (  # noqa: E402
+    TEACHER_MODEL,
+    list_photos,
+    pseudo_label,
+    read_photo,
+    split_photos,
+)
+
+DEFAULT_MODEL = REPO / "models" / "skyseg-lite.onnx"
+
+
+def iou(prediction: np.ndarray, truth: np.ndarray) -> float:
+    """Intersection over union of two boolean masks (1.0 when both are empty)."""
+    union = np.logical_or(prediction, truth).sum()
+    return float(np.logical_and(prediction, truth).sum() / union) if union else 1.0
+
+
+def upsample(probability: np.ndarray, height: int, width: int) -> np.ndarray:
+    return cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def masks_of(image: np.ndarray, model) -> tuple[np.ndarray, np.ndarray]:
+    """Raw probability at full size and the refined mask, for one photo."""
+    probability = skycore.predict_probability(image, model=model)
+    raw = upsample(probability, *image.shape[:2])
+    return raw, skycore.refine(image, probability)
+
+
+def composites_figures(models: dict, count: int, size: tuple[int, int], seed: int) -> None:
+    landscapes = list_landscapes()
+    skies = [skycore.read_image(p) for p in held_out_skies()]
+    rng = np.random.default_rng(seed)
+    scores = {name: {"raw": [], "refined": []} for name in models}
+    for i in range(count):
+        image, mask = make_composite(
+            landscapes[i % len(landscapes)],
+            skies[i % len(skies)],
+            size=size,
+            rng=rng,
+            split="held_out",
+        )
+        truth = mask > 0.5
+        for name, model in models.items():
+            raw, refined = masks_of(image, model)
+            scores[name]["raw"].append(iou(raw > 0.5, truth))
+            scores[name]["refined"].append(iou(refined > 0.5, truth))
+    print(
+        f"\n1. held-out exact composites: {count} at {size[0]}x{size[1]}, "
+        f"{len(landscapes)} landscapes, {len(skies)} held-out skies (mean IoU, min)"
+    )
+    for name, s in scores.items():
+        print(
+            f"   {name:12s} raw {np.mean(s['raw']):.4f} (min {np.min(s['raw']):.3f})   "
+            f"refined {np.mean(s['refined']):.4f} (min {np.min(s['refined']):.3f})"
+        )
+
+
+def photo_figures(models: dict, figure: Path | None) -> None:
+    photos = split_photos(list_photos(), held_out=True)
+    with_sky = [p for p in photos if p.has_sky]
+    without = [p for p in photos if not p.has_sky]
+    ious = []
+    rows = []
+    for photo in with_sky:
+        rgb = read_photo(photo)
+        label = pseudo_label(rgb, teacher=models["reference"])
+        _, refined = masks_of(rgb, models["model"])
+        ious.append(iou(refined > 0.5, label > 0.5))
+        rows.append([rgb, label, refined])
+    print(
+        f"\n2. held-out real photos with sky: {len(with_sky)}; IoU of the model's refined mask "
+        "vs the reference model's refined pseudo-label (the reference scores 1 by construction)"
+    )
+    print(f"   {'model':12s} {np.mean(ious):.4f} (min {np.min(ious):.3f})")
+    for photo, value in zip(with_sky, ious, strict=True):
+        print(f"      {photo.path.name:40s} {value:.3f}")
+
+    false_sky = {name: [0, 0] for name in models}
+    for photo in without:
+        rgb = read_photo(photo)
+        for name, model in models.items():
+            _, refined = masks_of(rgb, model)
+            false_sky[name][0] += int((refined > 0.5).sum())
+            false_sky[name][1] += refined.size
+    print(f"\n3. held-out photos without sky: {len(without)}; false sky (refined mask > 0.5)")
+    for name, (sky, total) in false_sky.items():
+        print(f"   {name:12s} {100.0 * sky / total:.3f} % of pixels")
+    if figure is not None:
+        write_figure(rows, ["reference", "model"], figure)
+
+
+def write_figure(rows: list, names: list[str], path: Path, height: int = 150) -> None:
+    """Photo | each model's refined mask as a magenta overlay, one held-out photo per row."""
+    tiles = []
+    for rgb, *masks in rows:
+        width = round(rgb.shape[1] * height / rgb.shape[0])
+        small = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+        cells = [small]
+        for mask in masks:
+            m = cv2.resize(mask, (width, height), interpolation=cv2.INTER_AREA)[..., None]
+            tint = np.array([255, 0, 255], np.float32)
+            cells.append((small * (1 - 0.55 * m) + tint * 0.55 * m).astype(np.uint8))
+        tiles.append(np.concatenate(cells, axis=1))
+    # Pad rows to one width, two photos side by side per line to keep the picture compact.
+    full = max(t.shape[1] for t in tiles)
+    tiles = [
+        np.pad(t, ((0, 4), (0, full - t.shape[1] + 8), (0, 0)), constant_values=255) for t in tiles
+    ]
+    if len(tiles) % 2:
+        tiles.append(np.full_like(tiles[0], 255))
+    grid = np.concatenate(
+        [np.concatenate(tiles[i : i + 2], axis=1) for i in range(0, len(tiles), 2)], axis=0
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 82])
+    print(f"\nwrote {path} (columns per photo: photo, {', '.join(names)})")
+
+
+def timing_figures(model_path: Path, repeats: int) -> None:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    tensor = np.random.default_rng(0).standard_normal((1, 3, 320, 320)).astype(np.float32)
+    name = session.get_inputs()[0].name
+    for _ in range(5):
+        session.run(None, {name: tensor})
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        session.run(None, {name: tensor})
+        times.append(time.perf_counter() - start)
+    print(
+        f"\n4. onnxruntime {ort.__version__}, 2 threads, 320x320: median "
+        f"{1000 * np.median(times):.1f} ms, min {1000 * np.min(times):.1f} ms "
+        f"over {repeats} runs"
+    )
+    landscapes = list_landscapes()
+    skies = held_out_skies()
+    image, _ = make_composite(
+        landscapes[0], skies[0], size=(4000, 3000), rng=np.random.default_rng(1), split="held_out"
+    )
+    start = time.perf_counter()
+    skycore.sky_mask(image, model=model_path)
+    print(f"   12 MP photo -> refined mask (skycore.sky_mask): {time.perf_counter() - start:.2f} s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--reference", type=Path, default=TEACHER_MODEL)
+    parser.add_argument("--composites", type=int, default=42)
+    parser.add_argument("--composite-size", default="1024x768")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--repeats", type=int, default=100)
+    parser.add_argument(
+        "--figure",
+        type=Path,
+        default=None,
+        help="write a side-by-side picture of the held-out photos here",
+    )
+    args = parser.parse_args(argv)
+    size = tuple(int(v) for v in args.composite_size.lower().split("x"))
+    models = {"model": args.model, "reference": args.reference}
+    print(f"model: {args.model}\nreference: {args.reference}")
+    composites_figures(models, args.composites, size, args.seed)
+    photo_figures(models, args.figure)
+    timing_figures(args.model, args.repeats)
+
+
+if __name__ == "__main__":
+    main()

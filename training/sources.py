@@ -1,0 +1,162 @@
+"""The real photos the sky model learns from, where they come from, and their licences.
+
+Two kinds, each split into training and held-out parts per source with
+:func:`training.composites.split_items` (fixed seed):
+
+* photos with sky, labelled by the reference model (``../shared/models/skyseg-u2netp.onnx``)
+  and refined at full resolution with :func:`skycore.refine` (pseudo-labels);
+* photos without sky (indoor, close-ups), whose label is all zero.
+
+They come from ``../shared/data/photos`` (see its ``SOURCES.md``) and from the photo wallpapers
+of Debian packages, installed with
+``apt-get install lomiri-wallpapers-16.04 lxqt-themes mate-backgrounds``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+import skycore
+
+from .composites import SHARED_DIR, split_items
+
+PHOTO_DIR = SHARED_DIR / "data" / "photos"
+TEACHER_MODEL = SHARED_DIR / "models" / "skyseg-u2netp.onnx"
+#: Photos are labelled at this long side at most: the shared photos are <= 1600 px already
+#: and multi-megapixel wallpapers gain nothing at the training resolution.
+LABEL_LONG_SIDE = 1600
+
+_LOMIRI = "/usr/share/backgrounds"
+_MATE = "/usr/share/backgrounds/mate/nature"
+_LXQT = "/usr/share/lxqt/wallpapers"
+_LOMIRI_PKG = "lomiri-wallpapers-16.04"
+_MATE_PKG, _MATE_LICENSE = "mate-backgrounds", "GPL-2+"
+_LXQT_PKG, _LXQT_LICENSE = "lxqt-themes", "LGPL-2.1+"
+
+# (path, package, licence, has sky). Licences from each package's debian/copyright;
+# abstract and graphic wallpapers are left out.
+WALLPAPERS: tuple[tuple[str, str, str, bool], ...] = (
+    (f"{_LOMIRI}/Bridge_by_Sander_Klootwijk.jpg", _LOMIRI_PKG, "CC-BY-SA-4.0", True),
+    (f"{_LOMIRI}/Dragonfly_by_Bolly.jpg", _LOMIRI_PKG, "CC-BY-SA-4.0", True),
+    (f"{_LOMIRI}/aitzgorri_by_Aitzol_Berasategi.jpg", _LOMIRI_PKG, "CC-BY-4.0", True),
+    (f"{_LOMIRI}/picosdeeuropa_by_Aitzol_Berasategi.jpg", _LOMIRI_PKG, "CC-BY-4.0", True),
+    (f"{_LOMIRI}/sunset_by_Aitzol_Berasategi.jpg", _LOMIRI_PKG, "CC-BY-4.0", True),
+    (f"{_MATE}/Dune.jpg", _MATE_PKG, _MATE_LICENSE, True),
+    (f"{_MATE}/Storm.jpg", _MATE_PKG, _MATE_LICENSE, True),
+    (f"{_LXQT}/after-the-rain.jpg", _LXQT_PKG, _LXQT_LICENSE, True),
+    (f"{_LXQT}/fog.jpg", _LXQT_PKG, _LXQT_LICENSE, True),
+    (f"{_LXQT}/this-is-not-windows.jpg", _LXQT_PKG, _LXQT_LICENSE, True),
+    (f"{_LXQT}/Valendas.png", _LXQT_PKG, _LXQT_LICENSE, True),
+    (f"{_LOMIRI}/Picture_0B_by_freespace.jpg", _LOMIRI_PKG, "CC-BY-4.0", False),
+    (f"{_LOMIRI}/Picture_1A_by_freespace.jpg", _LOMIRI_PKG, "CC-BY-4.0", False),
+    (f"{_LOMIRI}/Wine_by_Jakkub_Mede.jpg", _LOMIRI_PKG, "CC-BY-SA-4.0", False),
+    (f"{_LOMIRI}/free_by_Peter_Nerlich.jpg", _LOMIRI_PKG, "CC-BY-SA-4.0", False),
+    (f"{_LOMIRI}/friends_by_Aitzol_Berasategi.jpg", _LOMIRI_PKG, "CC-BY-4.0", False),
+    (f"{_LOMIRI}/greentock_by_Peter_Nerlich.jpg", _LOMIRI_PKG, "CC-BY-SA-4.0", False),
+    (f"{_LOMIRI}/life_by_Aitzol_Berasategi.jpg", _LOMIRI_PKG, "CC-BY-4.0", False),
+    (f"{_MATE}/Aqua.jpg", _MATE_PKG, _MATE_LICENSE, False),
+    (f"{_MATE}/Blinds.jpg", _MATE_PKG, _MATE_LICENSE, False),
+    (f"{_MATE}/FreshFlower.jpg", _MATE_PKG, _MATE_LICENSE, False),
+    (f"{_MATE}/Garden.jpg", _MATE_PKG, _MATE_LICENSE, False),
+    (f"{_MATE}/GreenMeadow.jpg", _MATE_PKG, _MATE_LICENSE, False),
+    (f"{_MATE}/LadyBird.jpg", _MATE_PKG, _MATE_LICENSE, False),
+    (f"{_MATE}/RainDrops.jpg", _MATE_PKG, _MATE_LICENSE, False),
+    (f"{_MATE}/TwoWings.jpg", _MATE_PKG, _MATE_LICENSE, False),
+    (f"{_MATE}/Wood.jpg", _MATE_PKG, _MATE_LICENSE, False),
+    (f"{_MATE}/YellowFlower.jpg", _MATE_PKG, _MATE_LICENSE, False),
+    (f"{_LXQT}/Butterfly-Kenneth-Wimer.jpg", _LXQT_PKG, _LXQT_LICENSE, False),
+    (f"{_LXQT}/appleflower.png", _LXQT_PKG, _LXQT_LICENSE, False),
+    (f"{_LXQT}/butterfly.png", _LXQT_PKG, _LXQT_LICENSE, False),
+    (f"{_LXQT}/drop.png", _LXQT_PKG, _LXQT_LICENSE, False),
+    (f"{_LXQT}/flowers.png", _LXQT_PKG, _LXQT_LICENSE, False),
+)
+
+#: Sky-only wallpapers used as extra backgrounds for composites.
+SKY_WALLPAPERS: tuple[tuple[str, str, str], ...] = (
+    (f"{_LXQT}/cloud.png", _LXQT_PKG, _LXQT_LICENSE),
+)
+
+
+@dataclass(frozen=True)
+class Photo:
+    """One real photo: where it is, which source group it splits with, whether it has sky."""
+
+    path: Path
+    source: str
+    license: str
+    has_sky: bool
+
+
+def _shared_photos(folder: Path = PHOTO_DIR) -> list[Photo]:
+    """Photos listed in ``SOURCES.md``; its ``sky`` column says yes / no / yes(small)."""
+    table = folder / "SOURCES.md"
+    if not table.is_file():
+        return []
+    photos = []
+    for line in table.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 5 or not cells[0].endswith(".jpg") or not (folder / cells[0]).is_file():
+            continue
+        name, sky, licence = cells[0], cells[2].lower(), cells[4]
+        source = "shared-" + re.split(r"_", name)[0]
+        photos.append(Photo(folder / name, source, licence, sky.startswith("yes")))
+    return photos
+
+
+def _wallpaper_photos() -> list[Photo]:
+    return [
+        Photo(Path(path), f"debian-{package}", licence, has_sky)
+        for path, package, licence, has_sky in WALLPAPERS
+        if Path(path).is_file()
+    ]
+
+
+def list_photos() -> list[Photo]:
+    """Every available real photo (shared photos and installed wallpapers)."""
+    return _shared_photos() + _wallpaper_photos()
+
+
+def split_photos(photos: list[Photo], *, held_out: bool) -> list[Photo]:
+    """Training or held-out photos, split per (source, has-sky) group with the fixed seed."""
+    groups: dict[tuple[str, bool], list[Photo]] = {}
+    for photo in photos:
+        groups.setdefault((photo.source, photo.has_sky), []).append(photo)
+    chosen: list[Photo] = []
+    for key in sorted(groups):
+        chosen += split_items(groups[key], held_out=held_out)
+    return chosen
+
+
+def sky_wallpapers() -> list[Path]:
+    """Installed sky-only wallpapers (composite backgrounds)."""
+    return [Path(p) for p, _, _ in SKY_WALLPAPERS if Path(p).is_file()]
+
+
+def read_photo(photo: Photo, *, long_side: int = LABEL_LONG_SIDE) -> np.ndarray:
+    """The photo as uint8 RGB, area-downscaled to ``long_side`` at most."""
+    rgb = skycore.read_image(photo.path)
+    if rgb.dtype != np.uint8:
+        rgb = (skycore.as_float_rgb(rgb) * 255.0 + 0.5).astype(np.uint8)
+    scale = long_side / max(rgb.shape[:2])
+    if scale < 1.0:
+        size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return rgb
+
+
+def pseudo_label(rgb: np.ndarray, *, teacher: Path | str = TEACHER_MODEL) -> np.ndarray:
+    """The teacher's sky probability refined at the photo's resolution (float32, 1 = sky)."""
+    probability = skycore.predict_probability(rgb, model=teacher)
+    return skycore.refine(rgb, probability)
+
+
+def label_for(photo: Photo, rgb: np.ndarray, **kwargs) -> np.ndarray:
+    """A photo's training label: the refined pseudo-label, or zeros for a no-sky photo."""
+    if not photo.has_sky:
+        return np.zeros(rgb.shape[:2], np.float32)
+    return pseudo_label(rgb, **kwargs)

@@ -1,0 +1,266 @@
+"""Train SkySeg-Lite on the cached dataset (CPU, seeded, resumable).
+
+One command, from the repository root, after ``python -m training.make_dataset``::
+
+    python -m training.train --run training/runs/skyseg-lite
+
+Re-running the same command resumes from ``<run>/last.pt``. The log goes to ``<run>/train.log``
+(one JSON object per line). Each step draws its batch from a generator seeded with
+``(seed, step)``, so a resumed run sees the same data as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .augment import photometric, random_resized_crop, swap_sky, to_tensor_layout
+from .make_dataset import CACHE_DIR, KIND_COMPOSITE, KIND_NO_SKY, KIND_PHOTO
+from .model import SkySegLite, parameter_count
+
+#: Share of each batch drawn from composites, photos with sky and no-sky photos.
+MIX = {KIND_COMPOSITE: 0.5, KIND_PHOTO: 0.32, KIND_NO_SKY: 0.18}
+SKY_SWAP_PROBABILITY = 0.25
+
+
+class BatchSampler:
+    """Draws augmented training batches from the cached arrays."""
+
+    def __init__(self, data: dict[str, np.ndarray], size: int):
+        self.size = size
+        has_sky = data["photo_has_sky"].astype(bool)
+        composites = data["composite_images"]
+        square = np.full((len(composites), 2), composites.shape[1], np.int32)
+        photos, masks, shapes = data["photo_images"], data["photo_masks"], data["photo_shapes"]
+        self.pools = {
+            KIND_COMPOSITE: (composites, data["composite_masks"], square),
+            KIND_PHOTO: (photos[has_sky], masks[has_sky], shapes[has_sky]),
+            KIND_NO_SKY: (photos[~has_sky], masks[~has_sky], shapes[~has_sky]),
+        }
+        self.skies = data["sky_images"]
+        self.kinds = [k for k in MIX if len(self.pools[k][0])]
+        weights = np.array([MIX[k] for k in self.kinds])
+        self.weights = weights / weights.sum()
+
+    def sample(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        images = np.empty((count, 3, self.size, self.size), np.float32)
+        masks = np.empty((count, 1, self.size, self.size), np.float32)
+        for i in range(count):
+            kind = self.kinds[int(rng.choice(len(self.kinds), p=self.weights))]
+            pool_images, pool_masks, pool_shapes = self.pools[kind]
+            j = int(rng.integers(len(pool_images)))
+            height, width = pool_shapes[j]
+            image = pool_images[j, :height, :width].astype(np.float32) / 255.0
+            mask = pool_masks[j, :height, :width].astype(np.float32) / 255.0
+            min_area = 0.5 if kind == KIND_COMPOSITE else 0.3
+            image, mask = random_resized_crop(image, mask, self.size, rng, min_area=min_area)
+            if kind != KIND_NO_SKY and rng.random() < SKY_SWAP_PROBABILITY:
+                sky = self.skies[int(rng.integers(len(self.skies)))].astype(np.float32) / 255.0
+                sky, _ = random_resized_crop(sky, sky[..., 0], self.size, rng, min_area=0.4)
+                image = swap_sky(image, mask, sky)
+            images[i] = to_tensor_layout(photometric(image, rng))
+            masks[i, 0] = mask
+        return images, masks
+
+
+class StepBatches(torch.utils.data.IterableDataset):
+    """The batches of steps ``start..stop-1``; batch ``s`` comes from a generator seeded with
+    ``(seed, s)``, so it is the same whether or not training was interrupted and resumed."""
+
+    def __init__(self, sampler: BatchSampler, batch: int, seed: int, start: int, stop: int):
+        self.sampler, self.batch, self.seed = sampler, batch, seed
+        self.start, self.stop = start, stop
+
+    def __iter__(self):
+        # One worker process: augmentation runs beside the training step, one thread each.
+        torch.set_num_threads(1)
+        cv2.setNumThreads(1)
+        for step in range(self.start, self.stop):
+            rng = np.random.default_rng([self.seed, step])
+            images, masks = self.sampler.sample(self.batch, rng)
+            yield torch.from_numpy(images), torch.from_numpy(masks)
+
+
+def loss_fn(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy plus soft-IoU loss over the whole batch (defined for no-sky)."""
+    bce = F.binary_cross_entropy_with_logits(logits, target)
+    prob = torch.sigmoid(logits)
+    intersection = (prob * target).sum()
+    union = (prob + target - prob * target).sum()
+    return bce + 0.5 * (1.0 - (intersection + 1.0) / (union + 1.0))
+
+
+def _multiple_of_32(height: int, width: int, area: int) -> tuple[int, int]:
+    # The same rule as skycore.inference.model_input_size: aspect kept, about ``area`` pixels.
+    rows = max(1, round(math.sqrt(area * height / width) / 32))
+    cols = max(1, round(math.sqrt(area * width / height) / 32))
+    return rows * 32, cols * 32
+
+
+def evaluate(model: SkySegLite, data: dict[str, np.ndarray], size: int = 320) -> dict[str, float]:
+    """IoU per kind (and false-sky share on no-sky photos) on the cached validation set,
+    each picture fed at its aspect with about ``size**2`` pixels."""
+    model.eval()
+    inter = {k: 0.0 for k in MIX}
+    union = {k: 0.0 for k in MIX}
+    no_sky_pixels = 0
+    with torch.no_grad():
+        for image, mask, (height, width), kind in zip(
+            data["val_images"],
+            data["val_masks"],
+            data["val_shapes"],
+            data["val_kinds"],
+            strict=True,
+        ):
+            rows, cols = _multiple_of_32(height, width, size * size)
+            rgb = cv2.resize(image[:height, :width], (cols, rows), interpolation=cv2.INTER_AREA)
+            truth = cv2.resize(mask[:height, :width], (cols, rows)) > 127
+            tensor = torch.from_numpy(to_tensor_layout(rgb.astype(np.float32) / 255.0)[None])
+            pred = model(tensor)[0, 0].numpy() > 0.5
+            inter[int(kind)] += float(np.logical_and(pred, truth).sum())
+            union[int(kind)] += float(np.logical_or(pred, truth).sum())
+            if kind == KIND_NO_SKY:
+                no_sky_pixels += rows * cols
+    model.train()
+    return {
+        "iou_composite": inter[KIND_COMPOSITE] / max(union[KIND_COMPOSITE], 1.0),
+        "iou_photo": inter[KIND_PHOTO] / max(union[KIND_PHOTO], 1.0),
+        "false_sky_no_sky": union[KIND_NO_SKY] / max(no_sky_pixels, 1),
+    }
+
+
+def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
+    """Linear warm-up, then cosine decay to 2 % of the peak."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return peak * (0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def save_checkpoint(path: Path, model, optimizer, step: int, args: argparse.Namespace) -> None:
+    """Write atomically, so an interrupted save never corrupts the last checkpoint."""
+    temporary = path.with_suffix(".tmp")
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "args": vars(args) | {"data": str(args.data), "run": str(args.run)},
+        },
+        temporary,
+    )
+    os.replace(temporary, path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=CACHE_DIR / "dataset.npz")
+    parser.add_argument("--run", type=Path, default=Path("training/runs/skyseg-lite"))
+    parser.add_argument("--steps", type=int, default=1800)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--size", type=int, default=192, help="training crop, multiple of 32")
+    parser.add_argument("--lr", type=float, default=4e-3)
+    parser.add_argument("--warmup", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="PyTorch threads; on 2 busy cores one thread (plus the data worker) is several "
+        "times faster than two",
+    )
+    parser.add_argument("--checkpoint-every", type=int, default=50)
+    parser.add_argument("--val-every", type=int, default=300)
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop (with a checkpoint) after this long; re-run to resume",
+    )
+    args = parser.parse_args(argv)
+    if args.size % 32:
+        parser.error("--size must be a multiple of 32")
+
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(1)
+    torch.manual_seed(args.seed)
+    args.run.mkdir(parents=True, exist_ok=True)
+    data = dict(np.load(args.data))
+    sampler = BatchSampler(data, args.size)
+    model = SkySegLite()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    last = args.run / "last.pt"
+    step = 0
+    if last.is_file():
+        state = torch.load(last, map_location="cpu")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step = int(state["step"])
+    log = (args.run / "train.log").open("a", encoding="utf-8")
+    log.write(
+        json.dumps(
+            {
+                "event": "start",
+                "step": step,
+                "params": parameter_count(model),
+                "args": {k: str(v) for k, v in vars(args).items()},
+            }
+        )
+        + "\n"
+    )
+    model.train()
+    started = time.time()
+    bar = tqdm(total=args.steps, initial=step, desc="training", unit="step")
+    running = None
+    batches = torch.utils.data.DataLoader(
+        StepBatches(sampler, args.batch, args.seed, step, args.steps),
+        batch_size=None,
+        num_workers=1,
+        prefetch_factor=4,
+    )
+    for images, masks in batches:
+        lr = lr_at(step, args.steps, args.lr, args.warmup)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        loss = loss_fn(model.logits(images), masks)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+        bar.update(1)
+        bar.set_postfix(loss=f"{running:.4f}", lr=f"{lr:.2e}")
+        record = {
+            "step": step,
+            "loss": round(loss.item(), 5),
+            "lr": lr,
+            "elapsed_s": round(time.time() - started, 1),
+        }
+        if step % args.val_every == 0 or step == args.steps:
+            record |= {k: round(v, 4) for k, v in evaluate(model, data).items()}
+            tqdm.write(json.dumps(record))
+        log.write(json.dumps(record) + "\n")
+        log.flush()
+        out_of_time = args.max_minutes is not None and time.time() - started > 60 * args.max_minutes
+        if step % args.checkpoint_every == 0 or step == args.steps or out_of_time:
+            save_checkpoint(last, model, optimizer, step, args)
+        if out_of_time:
+            tqdm.write(f"stopped after {args.max_minutes} min at step {step}; re-run to resume")
+            break
+    bar.close()
+    log.write(json.dumps({"event": "stop", "step": step}) + "\n")
+    log.close()
+
+
+if __name__ == "__main__":
+    main()
