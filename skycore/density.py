@@ -16,8 +16,11 @@ binned kernel density estimate), so the cost does not grow with the number of sa
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy import ndimage
+
+from .image import as_float_rgb
 
 
 def colour_density(colours: np.ndarray, *, sigma: float = 0.02, bins: int = 32) -> np.ndarray:
@@ -73,7 +76,7 @@ def uncertain_region(
 
 
 def estimate_uncertain_probability(
-    rgb: np.ndarray,
+    image: np.ndarray,
     probability: np.ndarray,
     *,
     low: float = 0.3,
@@ -84,19 +87,23 @@ def estimate_uncertain_probability(
     prior_range: tuple[float, float] = (0.05, 0.95),
     max_samples: int = 200_000,
     seed: int = 0,
+    image_at_probability: np.ndarray | None = None,
 ) -> np.ndarray:
     """Replace the probability of uncertain pixels by a colour-density estimate.
 
     Parameters
     ----------
-    rgb : ndarray
-        float32 ``HxWx3`` image in ``[0, 1]`` at the probability's resolution.
+    image : ndarray
+        ``HxWx3`` RGB photo (uint8, uint16 or float in ``[0, 1]``) at a resolution at least
+        the probability's. Uncertain pixels are re-estimated at this resolution, where thin
+        structures such as twigs are still resolved.
     probability : ndarray
-        float32 ``HxW`` sky probability.
+        float32 ``hxw`` sky probability.
     low, high : float, optional
         Confidence thresholds: below ``low`` is confident non-sky, above ``high`` confident sky.
     radius : int, optional
-        Half-width, in pixels, of the band around the sky boundary that is re-estimated.
+        Half-width, in probability pixels, of the band around the sky boundary that is
+        re-estimated.
     sigma : float, optional
         Kernel width of the colour densities.
     bins : int, optional
@@ -108,21 +115,36 @@ def estimate_uncertain_probability(
         At most this many confident pixels of each class build a density (random subset).
     seed : int, optional
         Seed of that subset, for repeatable results.
+    image_at_probability : ndarray, optional
+        The photo already resized to the probability's resolution (float RGB), if the caller
+        has it; the confident colours are sampled there.
 
     Returns
     -------
     ndarray
-        float32 ``HxW`` probability: re-estimated in the uncertain region, unchanged elsewhere.
-        Unchanged everywhere if either class has no confident pixel.
+        float32 ``HxW`` probability at the image's resolution: re-estimated in the uncertain
+        region, bilinearly upsampled elsewhere. Only upsampled if either class has no
+        confident pixel.
     """
+    height, width = image.shape[:2]
+    probability = np.asarray(probability, np.float32)
+    full = probability
+    if probability.shape != (height, width):
+        full = cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR)
     sky = probability > high
     ground = probability < low
     if not sky.any() or not ground.any():
-        return probability.astype(np.float32, copy=True)
+        return full.copy() if full is probability else full
+    small = image_at_probability
+    if small is None:
+        small = image
+        if probability.shape != (height, width):
+            small = cv2.resize(image, probability.shape[::-1], interpolation=cv2.INTER_AREA)
+        small = as_float_rgb(small)
     rng = np.random.default_rng(seed)
 
     def sample(mask: np.ndarray) -> np.ndarray:
-        colours = rgb[mask]
+        colours = small[mask]
         if len(colours) > max_samples:
             colours = colours[rng.choice(len(colours), max_samples, replace=False)]
         return colours
@@ -130,12 +152,18 @@ def estimate_uncertain_probability(
     sky_density = colour_density(sample(sky), sigma=sigma, bins=bins)
     ground_density = colour_density(sample(ground), sigma=sigma, bins=bins)
     region = uncertain_region(probability, low=low, high=high, radius=radius)
-    colours = rgb[region]
-    prior = np.clip(probability[region], *prior_range)
+    if region.shape != (height, width):
+        region = cv2.resize(
+            region.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST
+        ).astype(bool)
+    result = full.copy() if full is probability else full
+    flat = np.flatnonzero(region)
+    colours = as_float_rgb(image.reshape(-1, 1, 3)[flat])[:, 0]
+    prior = np.clip(result.ravel()[flat], *prior_range)
     likely_sky = _lookup(sky_density, colours) * prior
     likely_ground = _lookup(ground_density, colours) * (1 - prior)
     total = likely_sky + likely_ground
-    posterior = np.where(total > 0, likely_sky / np.maximum(total, 1e-30), probability[region])
-    result = probability.astype(np.float32, copy=True)
-    result[region] = posterior
+    result.ravel()[flat] = np.where(
+        total > 0, likely_sky / np.maximum(total, 1e-30), result.ravel()[flat]
+    )
     return result

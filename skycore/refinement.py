@@ -385,13 +385,18 @@ def _refine_scaled_grid(
     p = _probability_at(probability, work_h, work_w)
     if density:
         radius = max(1, _round(density_radius * pixels_per_sample / work_px))
-        p = estimate_uncertain_probability(
-            rgb,
+        # Re-estimated at full resolution, where twigs are resolved, then averaged back:
+        # a working pixel's label becomes the fraction of its area that is sky.
+        full = estimate_uncertain_probability(
+            image,
             p,
             low=confidence_options["low"],
             high=confidence_options["high"],
             radius=radius,
+            image_at_probability=rgb,
         )
+        if full.shape != p.shape:
+            p = cv2.resize(full, (work_w, work_h), interpolation=cv2.INTER_AREA)
     confidence = confidence_from_probability(p, **confidence_options)
     # A trace of weight everywhere: a cell with no confident pixel falls back to an
     # unweighted fit instead of dividing by zero.
