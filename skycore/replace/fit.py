@@ -22,9 +22,10 @@ from ._validate import check_range
 MIN_SKY_SIDE = 16
 #: Mask value above which a pixel counts as sky for locating the sky region.
 SKY_THRESHOLD = 0.5
-#: Share of sky pixels ignored at each end when locating the sky region, so a few stray
-#: pixels (a reflection in water, a misclassified window) do not stretch it.
-REGION_TRIM = 0.005
+#: Rows and columns holding less sky than this share of the fullest row / column do not
+#: count when locating the sky region, so a few stray pixels (a misclassified window, a
+#: glint on water) do not stretch it.
+REGION_MIN_SHARE = 0.02
 #: Masks are measured at this many pixels on the long side: locating a bounding box does not
 #: need full resolution.
 _MEASURE_SIDE = 512
@@ -68,7 +69,9 @@ class SkyPlacement:
 
 
 def sky_region(mask: np.ndarray, *, threshold: float = SKY_THRESHOLD) -> tuple[int, int, int, int]:
-    """Bounding box of the sky in a mask, ignoring the outermost :data:`REGION_TRIM` of it.
+    """Bounding box of the sky in a mask, ignoring nearly empty rows and columns.
+
+    See :data:`REGION_MIN_SHARE`.
 
     Parameters
     ----------
@@ -110,10 +113,8 @@ def sky_region(mask: np.ndarray, *, threshold: float = SKY_THRESHOLD) -> tuple[i
 
 
 def _trimmed_span(counts: np.ndarray) -> tuple[int, int]:
-    cumulative = np.cumsum(counts) / counts.sum()
-    start = int(np.searchsorted(cumulative, REGION_TRIM, side="right"))
-    stop = int(np.searchsorted(cumulative, 1.0 - REGION_TRIM, side="left")) + 1
-    return start, max(stop, start + 1)
+    kept = np.flatnonzero(counts >= REGION_MIN_SHARE * counts.max())
+    return int(kept[0]), int(kept[-1]) + 1
 
 
 def place_sky(
