@@ -1,0 +1,405 @@
+#!/usr/bin/env python3
+"""GIMP 3 plug-in: Select > Sky... (plug-in-select-sky), on top of skycore.
+
+The plug-in only moves pixels between GIMP and skycore and maps options: it reads the layer
+through GEGL with an explicit babl format, hands the raw float32 buffer to
+``python -m skycore.worker`` in the environment install.py made (GIMP's own Python need not have
+numpy or onnxruntime), and writes the returned mask back as a selection, a layer mask or a
+channel. ``install.py`` writes ``sky-tools.json`` beside this file (the worker's Python and the
+model folder).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("GimpUi", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gegl, Gimp, GimpUi, GLib, GObject  # noqa: E402
+
+SELECT_SKY = "plug-in-select-sky"
+CONFIG_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sky-tools.json")
+RGB_FLOAT = "R'G'B' float"
+MASK_FLOAT = "Y float"
+RAW_MASK_FLOAT = "Y' float"
+PROTOCOL = 1
+
+OUTPUTS = (
+    ("selection", "Selection", "Select the sky (combined with the current selection as chosen)"),
+    ("layer-mask", "Layer mask", "Add a layer mask to the layer: sky opaque, the rest clear"),
+    ("channel", "Channel", 'Save the mask as a channel named "Sky"'),
+)
+OPERATIONS = (
+    ("replace", "Replace the selection", Gimp.ChannelOps.REPLACE),
+    ("add", "Add to the selection", Gimp.ChannelOps.ADD),
+    ("subtract", "Subtract from the selection", Gimp.ChannelOps.SUBTRACT),
+    ("intersect", "Intersect with the selection", Gimp.ChannelOps.INTERSECT),
+)
+
+
+class SkyError(Exception):
+    """A failure with a message meant for the photographer."""
+
+
+def read_config():
+    try:
+        with open(CONFIG_FILE, encoding="utf-8") as fh:
+            config = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise SkyError(
+            f"Select Sky is not set up: its settings file {CONFIG_FILE} cannot be read ({exc}). "
+            "Run install.py again."
+        ) from None
+    python = config.get("python", "")
+    if not os.path.isfile(python):
+        raise SkyError(
+            f"Select Sky is not set up: the Python environment {python} is missing. "
+            "Run install.py again."
+        )
+    return config
+
+
+def installed_model_ids():
+    """Model ids listed by the manifests in the installed model folder (for the dialog)."""
+    try:
+        folder = read_config().get("model_dir", "")
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
+    except (SkyError, OSError):
+        return []
+    ids = []
+    for name in names:
+        try:
+            with open(os.path.join(folder, name), encoding="utf-8") as fh:
+                ids += [str(entry["id"]) for entry in json.load(fh)["models"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # the worker reports a broken manifest when that model is used
+    return ids
+
+
+def run_worker(request, pixels):
+    """Send one request and its pixel buffer to skycore.worker; return (info, mask bytes).
+
+    Progress lines from the worker drive GIMP's progress bar.
+    """
+    config = read_config()
+    env = dict(os.environ)
+    env["SKYCORE_MODEL_DIR"] = config.get("model_dir", "")
+    # -I: ignore PYTHONPATH/PYTHONHOME that GIMP may set for its own Python, and never import
+    # a skycore folder from the current directory instead of the installed one.
+    command = [config["python"], "-I", "-m", "skycore.worker"]
+    with tempfile.TemporaryFile() as log:
+        try:
+            worker = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env=env,
+                cwd=os.path.dirname(CONFIG_FILE),
+                creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
+            )
+        except OSError as exc:
+            raise SkyError(f"Select Sky could not start its engine {command[0]} ({exc})") from None
+        try:
+            try:
+                worker.stdin.write(json.dumps(request).encode() + b"\n")
+                worker.stdin.write(pixels)
+                worker.stdin.close()
+            except BrokenPipeError:
+                pass  # the worker died early; its exit status and log tell why
+            result = None
+            for line in worker.stdout:
+                message = json.loads(line)
+                if "status" in message:
+                    result = message
+                    break
+                Gimp.progress_set_text(message.get("message", ""))
+                Gimp.progress_update(float(message.get("progress", 0.0)))
+            data = worker.stdout.read() if result and result["status"] == "ok" else b""
+        finally:
+            worker.stdout.close()
+            status = worker.wait()
+        if result is None:
+            log.seek(0)
+            lines = log.read().decode("utf-8", "replace").strip().splitlines()
+            raise SkyError(
+                f"Select Sky's engine stopped without an answer (exit status {status}): "
+                + (lines[-1] if lines else "no message")
+            )
+    if result["status"] != "ok":
+        raise SkyError(result.get("message", "unknown error"))
+    return result, data
+
+
+def layer_pixels(layer):
+    """The layer's pixels as float R'G'B' bytes, whatever its precision, type or alpha."""
+    width, height = layer.get_width(), layer.get_height()
+    buffer = layer.get_buffer()
+    return buffer.get(
+        Gegl.Rectangle.new(0, 0, width, height), 1.0, RGB_FLOAT, Gegl.AbyssPolicy.NONE
+    )
+
+
+def crop_rows(data, width, x, y, crop_width, crop_height):
+    """Cut a rectangle out of a row-major float32 buffer ``width`` values wide."""
+    view = memoryview(data)
+    row = crop_width * 4
+    return b"".join(
+        view[((y + r) * width + x) * 4 : ((y + r) * width + x) * 4 + row]
+        for r in range(crop_height)
+    )
+
+
+def write_mask(drawable, x, y, width, height, data, babl_format=MASK_FLOAT):
+    buffer = drawable.get_buffer()
+    buffer.set(Gegl.Rectangle.new(x, y, width, height), babl_format, data)
+    buffer.flush()
+
+
+def channel_format(image):
+    """The babl format to write a channel in, so that Channel to Selection gives the mask.
+
+    GIMP 3.0.4 copies the raw values of a channel of an 8-bit non-linear image into the
+    (linear) selection, so there the mask must be stored as raw values; at every other
+    precision the conversion is exact (measured in tests/gimp).
+    """
+    if image.get_precision() == Gimp.Precision.U8_NON_LINEAR:
+        return RAW_MASK_FLOAT
+    return MASK_FLOAT
+
+
+def canvas_channel(image, layer, mask, name):
+    """A new, unattached image-sized channel holding the layer's mask at the layer's offsets."""
+    width, height = layer.get_width(), layer.get_height()
+    _, offset_x, offset_y = layer.get_offsets()
+    channel = Gimp.Channel.new(
+        image, name, image.get_width(), image.get_height(), 50.0, Gegl.Color.new("black")
+    )
+    left, top = max(offset_x, 0), max(offset_y, 0)
+    right = min(offset_x + width, image.get_width())
+    bottom = min(offset_y + height, image.get_height())
+    if right > left and bottom > top:
+        write_mask(
+            channel,
+            left,
+            top,
+            right - left,
+            bottom - top,
+            crop_rows(mask, width, left - offset_x, top - offset_y, right - left, bottom - top),
+            channel_format(image),
+        )
+    return channel
+
+
+def apply_output(image, layer, mask, config):
+    output = config.get_property("output")
+    if output == "layer-mask":
+        new_mask = layer.create_mask(Gimp.AddMaskType.WHITE)
+        write_mask(new_mask, 0, 0, layer.get_width(), layer.get_height(), mask)
+        if layer.get_mask() is not None:
+            layer.remove_mask(Gimp.MaskApplyMode.DISCARD)
+        layer.add_mask(new_mask)
+    elif output == "channel":
+        name = "Sky (inverted)" if config.get_property("invert") else "Sky"
+        image.insert_channel(canvas_channel(image, layer, mask, name), None, 0)
+    else:
+        operation = dict((nick, op) for nick, _, op in OPERATIONS)[config.get_property("operation")]
+        channel = canvas_channel(image, layer, mask, "Sky (temporary)")
+        image.insert_channel(channel, None, 0)
+        try:
+            image.select_item(operation, channel)
+        finally:
+            image.remove_channel(channel)
+
+
+def target_layer(image, drawables, config):
+    if image is None:
+        raise SkyError("Select Sky needs an open image.")
+    if image.get_base_type() == Gimp.ImageBaseType.INDEXED:
+        raise SkyError(
+            "Select Sky works on RGB and grayscale images. Convert this indexed image first "
+            "(Image > Mode > RGB)."
+        )
+    layers = [d for d in drawables if isinstance(d, Gimp.Layer)]
+    if len(layers) != 1:
+        raise SkyError("Select exactly one layer: Select Sky finds the sky in that layer's pixels.")
+    layer = layers[0]
+    if (
+        config.get_property("output") == "layer-mask"
+        and layer.get_mask() is not None
+        and not config.get_property("replace-mask")
+    ):
+        raise SkyError(
+            f'The layer "{layer.get_name()}" already has a layer mask. Apply or delete it, '
+            'choose another output, or tick "Replace existing mask".'
+        )
+    return layer
+
+
+def show_dialog(procedure, config):
+    GimpUi.init(SELECT_SKY)
+    dialog = GimpUi.ProcedureDialog.new(procedure, config, "Select Sky")
+    dialog.fill(
+        [
+            "output",
+            "operation",
+            "replace-mask",
+            "model",
+            "refine",
+            "density",
+            "shift-edge",
+            "feather",
+            "invert",
+        ]
+    )
+    accepted = dialog.run()
+    dialog.destroy()
+    return accepted
+
+
+def error_values(procedure, message):
+    error = GLib.Error.new_literal(GLib.quark_from_string("sky-tools"), message, 0)
+    return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, error)
+
+
+def run_select_sky(procedure, run_mode, image, drawables, config, data):
+    if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(procedure, config):
+        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
+    try:
+        layer = target_layer(image, drawables, config)
+        Gimp.progress_init("Select Sky")
+        width, height = layer.get_width(), layer.get_height()
+        model = config.get_property("model")
+        request = {
+            "protocol": PROTOCOL,
+            "task": "mask",
+            "inputs": [{"name": "image", "width": width, "height": height, "channels": 3}],
+            "options": {
+                "model": None if model == "default" else model,
+                "refine": config.get_property("refine"),
+                "density": config.get_property("density"),
+                "shift_edge": config.get_property("shift-edge"),
+                "feather": config.get_property("feather"),
+                "invert": config.get_property("invert"),
+            },
+        }
+        result, mask = run_worker(request, layer_pixels(layer))
+        expected = width * height * 4
+        if len(mask) != expected:
+            raise SkyError(
+                f"Select Sky's engine returned {len(mask)} bytes of mask, expected {expected}"
+            )
+        image.undo_group_start()
+        try:
+            apply_output(image, layer, mask, config)
+        finally:
+            image.undo_group_end()
+        info = result["info"]
+        print(
+            f"select-sky: model {info['model']}, sky {100 * info['sky_fraction']:.1f} %, "
+            f"model load {info['model_load_s']:.2f} s, mask {info['mask_s']:.2f} s, "
+            f"adjust {info['adjust_s']:.2f} s",
+            file=sys.stderr,
+        )
+        if run_mode == Gimp.RunMode.INTERACTIVE and info["sky_fraction"] < 0.001:
+            Gimp.message("Select Sky found no sky in this layer.")
+        Gimp.displays_flush()
+    except SkyError as exc:
+        return error_values(procedure, str(exc))
+    finally:
+        Gimp.progress_end()
+    return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
+
+
+def choice(entries):
+    options = Gimp.Choice.new()
+    for index, (nick, label, help_text) in enumerate(entries):
+        options.add(nick, index, label, help_text)
+    return options
+
+
+class SkyTools(Gimp.PlugIn):
+    def do_query_procedures(self):
+        return [SELECT_SKY]
+
+    def do_set_i18n(self, name):
+        return False
+
+    def do_create_procedure(self, name):
+        procedure = Gimp.ImageProcedure.new(
+            self, name, Gimp.PDBProcType.PLUGIN, run_select_sky, None
+        )
+        procedure.set_image_types("RGB*, GRAY*")
+        procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+        procedure.set_menu_label("Sk_y...")
+        procedure.add_menu_path("<Image>/Select")
+        procedure.set_documentation(
+            "Select the sky",
+            "Finds the sky in the selected layer with a segmentation model, refines the edge "
+            "at full resolution, and makes it a selection, a layer mask or a channel. The "
+            "layer's pixels are not changed.",
+            name,
+        )
+        procedure.set_attribution("skycore authors", "skycore authors", "2026")
+        flags = GObject.ParamFlags.READWRITE
+        procedure.add_choice_argument(
+            "output", "_Output", "Where the sky mask goes", choice(OUTPUTS), "selection", flags
+        )
+        procedure.add_choice_argument(
+            "operation",
+            "Selection _mode",
+            "How the sky combines with the current selection",
+            choice([(nick, label, "") for nick, label, _ in OPERATIONS]),
+            "replace",
+            flags,
+        )
+        procedure.add_boolean_argument(
+            "replace-mask",
+            "_Replace existing mask",
+            "For the layer-mask output: replace a mask the layer already has",
+            False,
+            flags,
+        )
+        models = [("default", "Default model", "The model install.py marked as default")]
+        models += [(model_id, model_id, "") for model_id in installed_model_ids()]
+        procedure.add_choice_argument(
+            "model", "Mo_del", "Sky segmentation model", choice(models), "default", flags
+        )
+        procedure.add_boolean_argument(
+            "refine",
+            "Re_fine edges",
+            "Refine the edge at full resolution (recommended)",
+            True,
+            flags,
+        )
+        procedure.add_boolean_argument(
+            "density",
+            "Colour _density",
+            "Re-estimate uncertain pixels from the sky's colours",
+            False,
+            flags,
+        )
+        procedure.add_int_argument(
+            "shift-edge",
+            "_Shift edge",
+            "Grow (+) or shrink (-) the sky, in pixels",
+            -500,
+            500,
+            0,
+            flags,
+        )
+        procedure.add_double_argument(
+            "feather", "F_eather", "Feather radius in pixels", 0.0, 500.0, 0.0, flags
+        )
+        procedure.add_boolean_argument(
+            "invert", "_Invert", "Select everything but the sky", False, flags
+        )
+        return procedure
+
+
+Gimp.main(SkyTools.__gtype__, sys.argv)
