@@ -110,7 +110,8 @@ def main() -> None:
                 mask = refine(image, probability, **options)
             results.setdefault((label, method), []).append(mask_metrics(mask, truth))
 
-    print(f"{'size':6} {'method':16} {'IoU':>7} {'BF':>7} {'MAE':>7}  (n per size: {args.per_size})")
+    print(f"composites per size: {args.per_size}")
+    print(f"{'size':6} {'method':16} {'IoU':>7} {'BF':>7} {'MAE':>7}")
     for (label, method), rows in results.items():
         iou, f_score, mae = np.mean(rows, axis=0)
         print(f"{label:6} {method:16} {iou:7.4f} {f_score:7.4f} {mae:7.4f}")

@@ -23,15 +23,28 @@ from scipy import ndimage
 from .image import as_float_rgb
 
 
+def _bin_index(colours: np.ndarray, bins: int) -> np.ndarray:
+    """Flat index of each ``N x 3`` colour's cell on the ``bins^3`` grid.
+
+    Integer colours are binned by integer arithmetic, without a float copy.
+    """
+    if colours.dtype in (np.uint8, np.uint16):
+        levels = 256 if colours.dtype == np.uint8 else 65536
+        index = colours.astype(np.int64) * bins // levels
+    else:
+        index = np.clip((colours * bins).astype(np.int64), 0, bins - 1)
+    return (index[:, 0] * bins + index[:, 1]) * bins + index[:, 2]
+
+
 def colour_density(colours: np.ndarray, *, sigma: float = 0.02, bins: int = 32) -> np.ndarray:
-    """Binned Gaussian kernel density estimate of RGB colours in ``[0, 1]``.
+    """Binned Gaussian kernel density estimate of RGB colours.
 
     Parameters
     ----------
     colours : ndarray
-        ``N x 3`` float colours.
+        ``N x 3`` colours: float in ``[0, 1]``, uint8 or uint16.
     sigma : float, optional
-        Kernel standard deviation, in colour units.
+        Kernel standard deviation, in colour units (full scale = 1).
     bins : int, optional
         Grid cells per colour axis.
 
@@ -41,20 +54,11 @@ def colour_density(colours: np.ndarray, *, sigma: float = 0.02, bins: int = 32) 
         float32 ``bins x bins x bins`` density (integrates to 1 over the unit cube; zeros
         if ``colours`` is empty).
     """
-    histogram = np.zeros((bins, bins, bins), np.float32)
-    if len(colours):
-        index = np.clip((colours * bins).astype(np.int32), 0, bins - 1)
-        flat = (index[:, 0] * bins + index[:, 1]) * bins + index[:, 2]
-        histogram = np.bincount(flat, minlength=bins**3).astype(np.float32)
-        histogram = histogram.reshape(bins, bins, bins) * np.float32(bins**3 / len(colours))
-        histogram = ndimage.gaussian_filter(histogram, sigma * bins, mode="constant")
-    return histogram
-
-
-def _lookup(density: np.ndarray, rgb: np.ndarray) -> np.ndarray:
-    bins = density.shape[0]
-    index = np.clip((rgb * bins).astype(np.int32), 0, bins - 1)
-    return density[index[..., 0], index[..., 1], index[..., 2]]
+    if not len(colours):
+        return np.zeros((bins, bins, bins), np.float32)
+    counts = np.bincount(_bin_index(colours, bins), minlength=bins**3).astype(np.float32)
+    histogram = counts.reshape(bins, bins, bins) * np.float32(bins**3 / len(colours))
+    return ndimage.gaussian_filter(histogram, sigma * bins, mode="constant")
 
 
 def uncertain_region(
@@ -158,10 +162,10 @@ def estimate_uncertain_probability(
         ).astype(bool)
     result = full.copy() if full is probability else full
     flat = np.flatnonzero(region)
-    colours = as_float_rgb(image.reshape(-1, 1, 3)[flat])[:, 0]
+    cells = _bin_index(image.reshape(-1, 3)[flat], bins)
     prior = np.clip(result.ravel()[flat], *prior_range)
-    likely_sky = _lookup(sky_density, colours) * prior
-    likely_ground = _lookup(ground_density, colours) * (1 - prior)
+    likely_sky = sky_density.ravel()[cells] * prior
+    likely_ground = ground_density.ravel()[cells] * (1 - prior)
     total = likely_sky + likely_ground
     result.ravel()[flat] = np.where(
         total > 0, likely_sky / np.maximum(total, 1e-30), result.ravel()[flat]

@@ -101,12 +101,14 @@ def _upsample_sizes(height: int, width: int, full_height: int, full_width: int) 
     ]
 
 
-def _apply_affine(image: np.ndarray, coefficients: np.ndarray, strip_rows: int = 128) -> np.ndarray:
+def _apply_affine(image: np.ndarray, coefficients: np.ndarray, strip_rows: int = 256) -> np.ndarray:
     """Upsample ``[a_r, a_g, a_b, b]`` smoothly to the image and evaluate ``a . rgb + b``.
 
     The last, full-resolution upsampling step is done strip by strip (an exact bilinear
     resize expressed as an affine warp of each strip), so the full-resolution coefficients are
-    never held at once and the image is converted to float one strip at a time.
+    never held at once. Each strip is extended with a constant fourth channel (the alpha
+    OpenCV adds) so that the offset ``b`` is one more product, and the products are summed
+    by a 1x4 colour transform.
     """
     height, width = image.shape[:2]
     sizes = _upsample_sizes(*coefficients.shape[:2], height, width)
@@ -115,6 +117,7 @@ def _apply_affine(image: np.ndarray, coefficients: np.ndarray, strip_rows: int =
     scale_x = coefficients.shape[1] / width
     scale_y = coefficients.shape[0] / height
     to_unit = _unit_scale(image.dtype)
+    channel_sum = np.ones((1, 4), np.float32)
     output = np.empty((height, width), np.float32)
     for top in range(0, height, strip_rows):
         bottom = min(height, top + strip_rows)
@@ -131,14 +134,10 @@ def _apply_affine(image: np.ndarray, coefficients: np.ndarray, strip_rows: int =
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_REPLICATE,
         )
-        strip = image[top:bottom].astype(np.float32)
-        if to_unit != 1:
-            strip *= np.float32(to_unit)
-        value = strip_coefficients[..., 3]
-        for channel in range(3):
-            value += strip[..., channel] * strip_coefficients[..., channel]
-        np.clip(value, 0.0, 1.0, out=output[top:bottom])
-    return output
+        rgba = cv2.cvtColor(image[top:bottom], cv2.COLOR_RGB2RGBA)
+        products = cv2.multiply(rgba, strip_coefficients, scale=to_unit, dtype=cv2.CV_32F)
+        output[top:bottom] = cv2.transform(products, channel_sum)
+    return np.clip(output, 0.0, 1.0, out=output)
 
 
 def _unit_scale(dtype: np.dtype) -> float:
