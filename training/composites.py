@@ -406,6 +406,9 @@ def make_composite(
         crop = crop[:, ::-1]
     crop = _resize(np.ascontiguousarray(crop), width, height).clip(0.0, 1.0)
     fg, alpha = crop[..., :3], crop[..., 3:]
+    # Bicubic ringing can leave premultiplied colour above its alpha; no colour may show
+    # where the label says pure sky.
+    fg = np.minimum(fg, alpha)
     sky_rgb = read_image(sky) if isinstance(sky, (str, Path)) else sky
     background = _sky_background(as_float_rgb(sky_rgb), width, height, rng)
     if harmonize:

@@ -1,0 +1,200 @@
+"""The training pipeline on tiny sizes: composites, splits, model shape, train/resume, export.
+
+Needs the Debian package ``stellarium-data`` (composites) and ``../shared``; the model, training
+and export tests need the ``[train]`` extra (PyTorch, onnx) and are skipped without it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training import composites
+from training.composites import (
+    held_out_columns,
+    held_out_skies,
+    list_landscapes,
+    list_skies,
+    load_panorama,
+    make_composite,
+    split_items,
+    train_skies,
+)
+from training.sources import list_photos, split_photos
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+needs_stellarium = pytest.mark.skipif(
+    not list_landscapes(), reason="needs the Debian package stellarium-data"
+)
+MAGENTA = np.zeros((60, 80, 3), np.uint8)
+MAGENTA[...] = (255, 0, 255)
+
+
+@needs_stellarium
+def test_landscapes_with_cut_out_skies_are_found():
+    names = {p.name for p in list_landscapes()}
+    # Planet maps (256 px) and the opaque ocean panorama have no usable cut-out sky.
+    assert {"garching", "guereins", "hurricane", "trees"} <= names
+    assert not names & {"ocean", "jupiter", "zero"}
+
+
+@needs_stellarium
+@pytest.mark.parametrize("index", range(7))
+def test_mask_is_exactly_where_the_sky_shows(index):
+    landscapes = list_landscapes()
+    landscape = landscapes[index % len(landscapes)]
+    rng = np.random.default_rng(index)
+    image, mask = make_composite(
+        landscape, MAGENTA, size=(320, 240), rng=rng, split="train", harmonize=False
+    )
+    assert image.shape == (240, 320, 3) and image.dtype == np.uint8
+    assert mask.shape == (240, 320) and mask.dtype == np.float32
+    assert 0.0 <= mask.min() and mask.max() <= 1.0
+    assert 0.03 < float(np.mean(mask > 0.5)) < 0.97
+    sky = mask > 0.999
+    assert np.all(image[sky] == (255, 0, 255))
+    ground = mask < 0.001
+    is_magenta = np.all(np.abs(image[ground].astype(int) - (255, 0, 255)) < 12, axis=1)
+    assert is_magenta.mean() < 0.01
+
+
+@needs_stellarium
+def test_composites_are_reproducible_and_work_at_one_megapixel():
+    landscape = list_landscapes()[0]
+    sky = list_skies()[0]
+    first = make_composite(landscape, sky, size=(1152, 864), rng=np.random.default_rng(3))
+    second = make_composite(landscape, sky, size=(1152, 864), rng=np.random.default_rng(3))
+    assert first[0].shape == (864, 1152, 3)
+    assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
+
+
+@needs_stellarium
+def test_bad_arguments_are_refused():
+    landscape = list_landscapes()[0]
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="split"):
+        make_composite(landscape, MAGENTA, size=(64, 48), rng=rng, split="test")
+    with pytest.raises(ValueError, match="at least 8x8"):
+        make_composite(landscape, MAGENTA, size=(4, 4), rng=rng)
+    with pytest.raises(ValueError, match="not a usable"):
+        load_panorama(composites.LANDSCAPE_DIR / "ocean")
+
+
+@needs_stellarium
+def test_held_out_columns_are_a_fixed_quarter():
+    for landscape in list_landscapes():
+        panorama = load_panorama(landscape)
+        start, stop = held_out_columns(panorama)
+        width = panorama.rgba.shape[1]
+        assert 0 <= start < stop <= width
+        assert abs((stop - start) / width - composites.HELD_OUT_FRACTION) < 0.01
+        assert held_out_columns(panorama) == (start, stop)
+
+
+def test_sky_splits_are_disjoint_and_training_skies_are_shippable():
+    held, train = set(held_out_skies()), set(train_skies())
+    assert held and train and not held & train
+    assert held | set(train_skies(shippable=False)) == set(list_skies())
+    assert not any(p.name.startswith(composites.EVAL_ONLY_SKY_PREFIXES) for p in train)
+
+
+def test_split_items_is_seeded_and_order_free():
+    items = [f"item{i}" for i in range(20)]
+    held = split_items(items, held_out=True)
+    assert held == split_items(list(reversed(items)), held_out=True)
+    assert len(held) == 5
+    assert set(held) | set(split_items(items, held_out=False)) == set(items)
+    assert split_items(["only"], held_out=True) == []
+
+
+def test_photo_split_keeps_every_source_in_both_parts():
+    photos = list_photos()
+    held = split_photos(photos, held_out=True)
+    train = split_photos(photos, held_out=False)
+    assert not {p.path for p in held} & {p.path for p in train}
+    assert len(held) + len(train) == len(photos)
+    shared_groups = {(p.source, p.has_sky) for p in photos if p.source.startswith("shared")}
+    assert shared_groups == {(p.source, p.has_sky) for p in held if p.source.startswith("shared")}
+    assert any(not p.has_sky for p in held) and any(p.has_sky for p in held)
+
+
+def test_model_is_small_and_keeps_the_input_size():
+    torch = pytest.importorskip("torch")
+    from training.model import SkySegLite, parameter_count
+
+    model = SkySegLite().eval()
+    assert parameter_count(model) <= 1_500_000
+    with torch.no_grad():
+        out = model(torch.zeros(2, 3, 64, 96))
+    assert out.shape == (2, 1, 64, 96)
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+
+
+def _tiny_dataset(path: Path) -> None:
+    """A real but tiny cache: composites, one photo with sky, one without, two skies."""
+    from training.make_dataset import fit, to_u8
+
+    rng = np.random.default_rng(0)
+    landscapes = list_landscapes()
+    pairs = [
+        make_composite(landscapes[i % len(landscapes)], MAGENTA, size=(64, 64), rng=rng)
+        for i in range(6)
+    ]
+    photos = [SHARED / "data/photos/kodak_kodim13.jpg", SHARED / "data/photos/kodak_kodim01.jpg"]
+    from skycore import read_image
+
+    images, shapes = zip(*(fit(read_image(p), 96) for p in photos), strict=True)
+    # Label the first photo by its top third only: a crude but real label is enough here.
+    sky_mask = np.zeros((96, 96), np.float32)
+    sky_mask[:20] = 1.0
+    np.savez(
+        path,
+        composite_images=np.stack([p[0] for p in pairs]),
+        composite_masks=np.stack([to_u8(p[1]) for p in pairs]),
+        photo_images=np.stack(images),
+        photo_masks=np.stack([to_u8(sky_mask), np.zeros((96, 96), np.uint8)]),
+        photo_shapes=np.array(shapes, np.int32),
+        photo_has_sky=np.array([True, False]),
+        sky_images=np.stack([pairs[0][0], pairs[1][0]]),
+        val_images=np.stack([pairs[4][0], pairs[5][0]]),
+        val_masks=np.stack([to_u8(pairs[4][1]), to_u8(pairs[5][1])]),
+        val_shapes=np.full((2, 2), 64, np.int32),
+        val_kinds=np.zeros(2, np.int8),
+    )
+
+
+@pytest.mark.slow
+@needs_stellarium
+def test_training_resumes_and_exports_a_matching_onnx_model(tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from skycore import predict_probability
+    from skycore.models import file_sha256, read_manifest
+    from training import export, train
+
+    data = tmp_path / "tiny.npz"
+    _tiny_dataset(data)
+    run = tmp_path / "run"
+    common = ["--data", str(data), "--run", str(run), "--size", "64", "--batch", "2"]
+    train.main([*common, "--steps", "3", "--val-every", "3", "--checkpoint-every", "1"])
+    assert torch.load(run / "last.pt")["step"] == 3
+    train.main([*common, "--steps", "5", "--val-every", "5", "--checkpoint-every", "1"])
+    log = [json.loads(line) for line in (run / "train.log").read_text().splitlines()]
+    starts = [r["step"] for r in log if r.get("event") == "start"]
+    assert starts == [0, 3]
+    assert [r["step"] for r in log if "loss" in r] == [1, 2, 3, 4, 5]
+    assert "iou_composite" in log[-2]
+
+    onnx_path = tmp_path / "models" / "skyseg-lite.onnx"
+    export.main(["--checkpoint", str(run / "last.pt"), "--out", str(onnx_path)])
+    (spec,) = read_manifest(onnx_path.with_suffix(".json"))
+    assert spec.sha256 == file_sha256(onnx_path)
+    assert spec.default and spec.input_size == 320 and spec.dynamic_size
+    manifest = json.loads(onnx_path.with_suffix(".json").read_text())
+    assert manifest["models"][0]["onnx"]["max_abs_diff_vs_pytorch"] < 1e-4
+    probability = predict_probability(np.zeros((120, 200, 3), np.uint8), model=onnx_path)
+    assert probability.ndim == 2 and probability.shape[0] % 32 == 0
