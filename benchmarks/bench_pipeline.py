@@ -10,6 +10,9 @@ after one warm-up run:
 - ``sky_mask``: array in, mask out (what the GIMP plug-in calls);
 - ``file -> file``: read + ``sky_mask`` + write, what ``skycore mask`` does per photo.
 
+Each line shows wall-clock and CPU seconds (summed over threads); on a loaded machine the CPU
+time shows what the work itself costs.
+
 Peak RSS is measured in a fresh child process that runs file -> file once (``VmHWM``, which
 includes the interpreter, libraries and the model session). The machine's load
 average is printed too: timings on a shared machine are only comparable at similar load.
@@ -79,13 +82,15 @@ def _peak_child(photo: str, output: str) -> None:
     print(json.dumps({"before_mb": before, "peak_mb": _peak_rss_mb()}))
 
 
-def _median_seconds(function, repeat: int) -> float:
-    times = []
+def _median_seconds(function, repeat: int) -> tuple[float, float]:
+    """Median wall-clock and CPU seconds (all threads of this process) of ``function()``."""
+    wall, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def main() -> int:
@@ -125,8 +130,10 @@ def main() -> int:
             "sky_mask (array -> mask)": lambda: sky_mask(photo, model=MODEL),
             "file -> file (skycore mask)": lambda: _file_to_file(photo_path, output),
         }
+        print(f"  {'':30s} {'wall':>7s} {'CPU':>7s}")
         for name, function in stages.items():
-            print(f"  {name:30s} {_median_seconds(function, args.repeat):6.3f} s")
+            wall, cpu = _median_seconds(function, args.repeat)
+            print(f"  {name:30s} {wall:6.3f}s {cpu:6.3f}s")
         if not args.no_memory:
             code = (f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'benchmarks')!r}]; "
                     f"import bench_pipeline; "
