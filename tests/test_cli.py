@@ -206,3 +206,25 @@ def test_models_lists_checks(isolated_models, tmp_path, capsys):
     assert set(_model_rows(out)) == {"good", "bent", "gone"}  # the valid manifest still lists
     assert "broken.json: cannot read model manifest" in err
     assert "broken.json: cannot read model manifest" in out.splitlines()[-1]
+
+
+def test_refine_small_probability_gives_photo_size_mask(tmp_path, capsys):
+    name = "mmexport1623561100792"
+    probability = cv2.imread(str(SEED_EVAL / f"{name}.png"))  # three equal channels
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), cv2.resize(probability, (192, 256), interpolation=cv2.INTER_AREA))
+    output = tmp_path / "mask.png"
+    status, _, err = _run(capsys, "refine", SEED_EVAL / f"{name}.jpg", small, "-o", output,
+                          "--16bit")
+    assert (status, err) == (0, "")
+    mask = cv2.imread(str(output), cv2.IMREAD_UNCHANGED)
+    reference = cv2.imread(str(SEED_EVAL / f"{name}_result.png"), cv2.IMREAD_GRAYSCALE)
+    assert mask.dtype == np.uint16 and mask.shape == reference.shape
+    agree = (mask > 32767) == (reference > 127)
+    assert agree.mean() > 0.97  # measured 0.984
+
+
+def test_mask_jobs_must_be_positive(tmp_path, capsys):
+    status, _, err = _run(capsys, "mask", GOOD[0], "-o", tmp_path, "--jobs", "0")
+    assert status == 2
+    assert "--jobs: expected a whole number >= 1, got '0'" in err
