@@ -1,0 +1,97 @@
+"""Rebuild the README gallery: before / mask / after for a few photos, made by the CLI.
+
+Run from the repository root (needs ``../shared`` beside it)::
+
+    python docs/gallery/make_gallery.py
+
+For each photo, ``skycore replace`` runs with default options and ``--save-mask``; the photo,
+the mask and the result are then scaled to 384 px wide as JPEGs here. A second set shows a
+plain alpha blend (``--no-defringe``) next to the default defringed blend, enlarged 3x at a
+tree line, with harmonisation off so only the edges differ.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared"
+PHOTOS = SHARED / "data" / "photos"
+MODEL = SHARED / "models" / "skyseg-u2netp.onnx"
+GALLERY = ROOT / "docs" / "gallery"
+SKIES = ROOT / "skies"
+
+#: (photo in ../shared/data/photos, sky in skies/); Kodak (unrestricted) and
+#: google/sky-optimization (Apache-2.0) photos only.
+PAIRS = (
+    ("kodak_kodim13", "storm_clouds"),
+    ("kodak_kodim21", "sunset_clouds"),
+    ("kodak_kodim22", "dusk_gradient"),
+    ("kodak_kodim16", "day_blue_cirrus"),
+    ("skyopt_204315_img", "sunset_clouds"),
+)
+#: Defringe comparison: photo, sky and the crop (x0, y0, x1, y1) of a tree line.
+EDGE_CROP = ("kodak_kodim13", "sunset_clouds", (0, 0, 300, 100))
+WIDTH = 384
+ZOOM = 3
+
+
+def skycore_replace(photo: Path, sky: Path, output: Path, *options: str) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "skycore",
+        "replace",
+        str(photo),
+        "--sky",
+        str(sky),
+        "-o",
+        str(output),
+        "--model",
+        str(MODEL),
+        *options,
+    ]
+    subprocess.run(command, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def save_small(image: np.ndarray, path: Path) -> None:
+    scale = WIDTH / image.shape[1]
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(path), small, [cv2.IMWRITE_JPEG_QUALITY, 85])
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        for name, sky in PAIRS:
+            photo = PHOTOS / f"{name}.jpg"
+            result = work / f"{name}.png"
+            skycore_replace(photo, SKIES / f"{sky}.jpg", result, "--save-mask")
+            save_small(cv2.imread(str(photo)), GALLERY / f"{name}_before.jpg")
+            save_small(cv2.imread(str(work / f"{name}_mask.png")), GALLERY / f"{name}_mask.jpg")
+            save_small(cv2.imread(str(result)), GALLERY / f"{name}_after.jpg")
+        name, sky, (x0, y0, x1, y1) = EDGE_CROP
+        photo = PHOTOS / f"{name}.jpg"
+        crops = {"photo": cv2.imread(str(photo))}
+        for label, options in (("plain", ["--no-defringe"]), ("defringe", [])):
+            output = work / f"{label}.png"
+            skycore_replace(
+                photo, SKIES / f"{sky}.jpg", output, "--amount", "0", "--lighting", "0", *options
+            )
+            crops[label] = cv2.imread(str(output))
+        for label, image in crops.items():
+            crop = image[y0:y1, x0:x1]
+            zoomed = cv2.resize(crop, None, fx=ZOOM, fy=ZOOM, interpolation=cv2.INTER_NEAREST)
+            cv2.imwrite(str(GALLERY / f"edge_{label}.jpg"), zoomed, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
