@@ -1,7 +1,9 @@
 """Shared test fixtures: where the read-only data beside the repository lives.
 
 Tests use real photos and the reference models from ``../shared`` (never copied into the
-repository).
+repository). Test modules compute their own paths from ``__file__`` rather than importing
+them from here: ``tests/gimp`` has a ``conftest`` too, and only one module can be
+``conftest`` in ``sys.modules``.
 """
 
 from __future__ import annotations
@@ -14,12 +16,6 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PHOTOS = SHARED / "data" / "photos"
 SEED_EVAL = SHARED / "data" / "seed-eval"
 U2NETP = SHARED / "models" / "skyseg-u2netp.onnx"
-EGE = SHARED / "models" / "skyseg-ege.onnx"
-
-#: Photos with a clear skyline: sky on top, none in the lower part.
-SKY_PHOTOS = ("wikimedia_010.jpg", "wikimedia_036.jpg")
-#: Photos without any sky (indoor, a canyon wall).
-NO_SKY_PHOTOS = ("wikimedia_002.jpg", "wikimedia_012.jpg", "wikimedia_004.jpg")
 
 
 def pytest_configure(config: pytest.Config) -> None:

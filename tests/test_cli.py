@@ -11,9 +11,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from conftest import PHOTOS, SEED_EVAL, SHARED, U2NETP
 
 from skycore.cli import main
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+PHOTOS = SHARED / "data" / "photos"
+SEED_EVAL = SHARED / "data" / "seed-eval"
+U2NETP = SHARED / "models" / "skyseg-u2netp.onnx"
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD = (PHOTOS / "wikimedia_010.jpg", PHOTOS / "wikimedia_036.jpg")

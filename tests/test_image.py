@@ -9,11 +9,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import PHOTOS, SEED_EVAL
 from PIL import Image, ImageOps
 
 from skycore import ImageError, as_float_rgb, read_image, write_mask
 from skycore.image import MAX_PIXELS, read_probability
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+PHOTOS = SHARED / "data" / "photos"
+SEED_EVAL = SHARED / "data" / "seed-eval"
 
 
 def _png_header_only(path: Path, width: int, height: int) -> Path:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
-from conftest import EGE, NO_SKY_PHOTOS, PHOTOS, SKY_PHOTOS, U2NETP
 
 from skycore import ImageError, find_model, predict_probability, read_image
 from skycore.inference import model_input_size, resize_for_model
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+PHOTOS = SHARED / "data" / "photos"
+U2NETP = SHARED / "models" / "skyseg-u2netp.onnx"
+EGE = SHARED / "models" / "skyseg-ege.onnx"
+#: Photos with a clear skyline: sky on top, none in the lower half.
+SKY_PHOTOS = ("wikimedia_010.jpg", "wikimedia_036.jpg")
+#: Photos without any sky (indoor, a canyon wall).
+NO_SKY_PHOTOS = ("wikimedia_002.jpg", "wikimedia_012.jpg", "wikimedia_004.jpg")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import EGE, U2NETP
 
 from skycore import ModelError, find_model, list_models, predict_probability
 from skycore.models import (
@@ -19,6 +18,10 @@ from skycore.models import (
     user_model_dir,
     verify_model,
 )
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+U2NETP = SHARED / "models" / "skyseg-u2netp.onnx"
+EGE = SHARED / "models" / "skyseg-ege.onnx"
 
 U2NETP_SHA256 = "3a1f07f607383832a340f64d7ba12ffa481bb4182b99de0c9e925ccaa5616603"
 
