@@ -58,6 +58,16 @@ def mask_metrics(predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float
     return iou, f_score, float(np.abs(predicted - truth).mean())
 
 
+def _figure_row(image: np.ndarray, masks: list[np.ndarray], width: int = 320) -> np.ndarray:
+    height = round(image.shape[0] * width / image.shape[1])
+    tiles = [cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)]
+    for mask in masks:
+        gray = np.round(np.clip(mask, 0, 1) * 255).astype(np.uint8)
+        gray = cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA)
+        tiles.append(np.dstack([gray] * 3))
+    return np.hstack(tiles)
+
+
 def composites(per_size: int, cache: Path | None):
     """Yield ``(size label, name, image, truth)``; deterministic, cached as .npz if asked."""
     landscapes = list_landscapes()
@@ -91,6 +101,9 @@ def main() -> None:
     parser.add_argument("--model", default=str(SHARED / "models" / "skyseg-u2netp.onnx"))
     parser.add_argument("--per-size", type=int, default=7)
     parser.add_argument("--cache", type=Path, help="folder to keep generated composites in")
+    parser.add_argument(
+        "--figure", type=Path, help="also save photo | truth | bilinear | default | density rows"
+    )
     args = parser.parse_args()
 
     methods = {
@@ -100,21 +113,29 @@ def main() -> None:
         "default+density": {"density": True},
     }
     results: dict[tuple[str, str], list] = {}
+    figure_rows = []
     for label, _name, image, truth in composites(args.per_size, args.cache):
         probability = predict_probability(image, args.model)
         height, width = truth.shape
+        masks = {}
         for method, options in methods.items():
             if options is None:
                 mask = cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR)
             else:
                 mask = refine(image, probability, **options)
+            masks[method] = mask
             results.setdefault((label, method), []).append(mask_metrics(mask, truth))
+        if args.figure and label == "1 MP":
+            panels = [truth, masks["bilinear"], masks["default"], masks["default+density"]]
+            figure_rows.append(_figure_row(image, panels))
 
     print(f"composites per size: {args.per_size}")
     print(f"{'size':6} {'method':16} {'IoU':>7} {'BF':>7} {'MAE':>7}")
     for (label, method), rows in results.items():
         iou, f_score, mae = np.mean(rows, axis=0)
         print(f"{label:6} {method:16} {iou:7.4f} {f_score:7.4f} {mae:7.4f}")
+    if figure_rows:
+        cv2.imwrite(str(args.figure), np.vstack(figure_rows)[..., ::-1])
 
 
 if __name__ == "__main__":

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
-from conftest import SEED_EVAL
 
 from skycore import refine
 from skycore.errors import ImageError
 from skycore.refinement import confidence_from_probability
 
+SEED_EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "seed-eval"
 SEED_CASES = sorted(p.stem for p in SEED_EVAL.glob("*.jpg"))
 
 
