@@ -171,6 +171,8 @@ def read_probability(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -
 def _decode(path: str | os.PathLike, max_pixels: int) -> np.ndarray:
     """Decode a file to ``HxW`` or BGR ``HxWx3`` uint8/uint16/float32, EXIF orientation applied."""
     path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image file")
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
     if path.stat().st_size == 0:

@@ -119,9 +119,11 @@ def test_read_image_refuses_truncated_png(tmp_path):
         read_image(truncated)
 
 
-def test_read_image_missing_file(tmp_path):
-    with pytest.raises(ImageError, match="no such file"):
+def test_read_image_missing_file_or_folder(tmp_path):
+    with pytest.raises(ImageError, match="nothing.jpg: no such file"):
         read_image(tmp_path / "nothing.jpg")
+    with pytest.raises(ImageError, match="is a folder, not an image file"):
+        read_image(tmp_path)
 
 
 def test_read_image_refuses_huge_header_before_decoding(tmp_path):
