@@ -12,8 +12,9 @@ Request (stdin)
          "options": {"model": null, "refine": true, "density": false,
                      "shift_edge": 0, "feather": 0, "invert": false}}
 
-    Each buffer is ``H*W*channels`` little-endian float32 values in ``[0, 1]``, row-major
-    (the layout of a GEGL buffer read as ``"R'G'B' float"``).
+    Each buffer is ``H*W*channels`` values, row-major, of the input's ``"dtype"``:
+    ``"float32"`` (the default; in ``[0, 1]``), ``"uint16"`` or ``"uint8"``, little-endian (the
+    layout of a GEGL buffer read as ``"R'G'B' float"``, ``"R'G'B' u16"`` or ``"R'G'B' u8"``).
 
 Reply (stdout)
     Zero or more progress lines ``{"progress": 0.4, "message": "..."}``, then one result line,
@@ -44,6 +45,8 @@ from .pipeline import sky_mask
 
 PROTOCOL = 1
 _TASKS = ("mask",)
+#: Pixel types an input may have (little-endian), by the name a request gives.
+_DTYPES = {"float32": "<f4", "uint16": "<u2", "uint8": "u1"}
 _MASK_OPTIONS = {
     "model": None,
     "refine": True,
@@ -73,7 +76,7 @@ def _read_exact(stream: BinaryIO, size: int) -> bytes:
 
 
 def read_request(stream: BinaryIO) -> tuple[dict, dict[str, np.ndarray]]:
-    """Read one request: its header and its input arrays (``HxWxC`` float32, ``C`` dropped if 1).
+    """Read one request: its header and its input arrays (``HxWxC``, ``C`` dropped if 1).
 
     Raises
     ------
@@ -96,12 +99,13 @@ def read_request(stream: BinaryIO) -> tuple[dict, dict[str, np.ndarray]]:
         try:
             name = str(spec["name"])
             height, width, channels = int(spec["height"]), int(spec["width"]), int(spec["channels"])
+            dtype = np.dtype(_DTYPES[spec.get("dtype", "float32")])
         except (KeyError, TypeError, ValueError):
             raise RequestError(f"bad input description {spec!r}") from None
         if height < 1 or width < 1 or channels not in (1, 3, 4):
             raise RequestError(f"input {name!r}: bad size {width}x{height}x{channels}")
-        data = _read_exact(stream, height * width * channels * 4)
-        array = np.frombuffer(data, dtype="<f4").reshape(height, width, channels)
+        data = _read_exact(stream, height * width * channels * dtype.itemsize)
+        array = np.frombuffer(data, dtype=dtype).reshape(height, width, channels)
         arrays[name] = array[:, :, 0] if channels == 1 else array
     return header, arrays
 

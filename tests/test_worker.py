@@ -125,3 +125,19 @@ def test_worker_reports_truncated_pixels_and_bad_requests():
     header["options"]["sharpen"] = 1
     _, result, _ = call_worker(header, image)
     assert (result["kind"], result["message"]) == ("RequestError", "unknown option(s) sharpen")
+
+
+@pytest.mark.parametrize(("dtype", "scale"), [("uint8", 255), ("uint16", 65535)])
+def test_worker_accepts_integer_pixels(dtype, scale):
+    image = np.round(small_photo("wikimedia_036.jpg", width=200) * scale).astype(dtype)
+    header = mask_request(image)
+    header["inputs"][0]["dtype"] = dtype
+    payload = (
+        json.dumps(header).encode() + b"\n" + image.astype("<" + image.dtype.str[1:]).tobytes()
+    )
+    _, result, outputs = call_worker(None, raw=payload)
+    assert result["status"] == "ok", result
+    np.testing.assert_allclose(
+        outputs["mask"], skycore.sky_mask(image, model=str(MODEL)), atol=1e-5
+    )
+    assert 0.05 < outputs["mask"].mean() < 0.95
