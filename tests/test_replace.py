@@ -121,7 +121,7 @@ def test_defringe_changes_only_edge_pixels():
     cleaned = defringe(photo, mask)
     changed = np.any(cleaned != photo, axis=2)
     assert changed.any()
-    assert not changed[(mask <= 1 / 512) | (mask >= 1 - 1 / 512)].any()
+    assert not changed[(mask <= 1 / 255) | (mask >= 1 - 1 / 255)].any()
 
 
 # --- options -------------------------------------------------------------------------------

@@ -26,8 +26,9 @@ PURE = 0.98
 #: foreground colour (linearly from 0 at alpha 0), because dividing by a small alpha
 #: amplifies noise and mask error.
 SOLVE_FROM_ALPHA = 0.3
-#: Pixels whose sky share is below this count as pure foreground and are left alone.
-_EDGE_EPS = 1.0 / 512
+#: Sky (or foreground) shares below one 8-bit step change no visible colour: pixels under it
+#: count as pure and are left alone.
+EDGE_EPS = 1.0 / 255
 
 
 def foreground_alpha(
@@ -172,11 +173,11 @@ def edge_pixels(mask: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray
     Those are pixels that hold some old sky (``mask`` above 0) and show some foreground in
     the result (``alpha`` above 0; ``alpha`` defaults to ``1 - mask``).
     """
-    selected = mask > _EDGE_EPS
+    selected = mask > EDGE_EPS
     if alpha is None:
-        selected &= mask < 1.0 - _EDGE_EPS
+        selected &= mask < 1.0 - EDGE_EPS
     else:
-        selected &= alpha > _EDGE_EPS
+        selected &= alpha > EDGE_EPS
     return np.flatnonzero(selected)
 
 
