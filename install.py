@@ -187,6 +187,7 @@ class Installer:
             if is_flatpak_dir(self.gimp_dir) and not args.python
             else None
         )
+        self.base_python = "python3" if self.sandbox else args.base_python
 
     # -- helpers ---------------------------------------------------------------------------
     def say(self, text: str) -> None:
@@ -244,14 +245,19 @@ class Installer:
             command = ["-m", "venv"]
             if self.args.system_site_packages:
                 command.append("--system-site-packages")
+            if self.args.offline:
+                # No pip (nor, before Python 3.12, its bundled old setuptools) in the venv:
+                # the base Python's pip and setuptools do the offline build.
+                command.append("--without-pip")
             self.say(f"create the venv {self.venv}")
             self.created.append(self.venv)
-            base = "python3" if self.sandbox else self.args.base_python
-            self.run([*command, self.venv], python=base)
-        pip = ["-m", "pip", "install", "--disable-pip-version-check"]
+            self.run([*command, self.venv], python=self.base_python)
         if self.args.offline:
-            pip += ["--no-index", "--no-build-isolation"]
-        self.run([*pip, REPO], python=python)
+            pip = ["-m", "pip", "--python", python, "install", "--disable-pip-version-check"]
+            self.run([*pip, "--no-index", "--no-build-isolation", REPO], python=self.base_python)
+        else:
+            pip = ["-m", "pip", "install", "--disable-pip-version-check"]
+            self.run([*pip, REPO], python=python)
         return python
 
     def install_models(self, python: Path) -> list[Path]:

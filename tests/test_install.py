@@ -1,0 +1,212 @@
+"""install.py on this machine (no GIMP needed): venv, model, plug-in, record, uninstall.
+
+The real venv is made once per session with ``--system-site-packages --offline`` (the test
+machine's Python already has skycore's dependencies); the other tests reuse its Python with
+``--python`` to stay fast. tests/gimp runs install.py inside a real GIMP 3 environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+MODEL = SHARED / "models" / "skyseg-u2netp.onnx"
+PHOTO = SHARED / "data" / "photos" / "wikimedia_036.jpg"
+PLUGIN = "sky-tools"
+
+_spec = importlib.util.spec_from_file_location("install", REPO / "install.py")
+install = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(install)
+
+
+def run_install(*args, check=True):
+    done = subprocess.run(
+        [sys.executable, str(REPO / "install.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if check:
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def tree(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")} if folder.exists() else set()
+
+
+@pytest.fixture(scope="session")
+def venv_install(tmp_path_factory):
+    """A complete install with a fresh venv; returns (gimp dir, data dir, install output)."""
+    root = tmp_path_factory.mktemp("venv-install")
+    gimp, data = root / "gimp", root / "data"
+    done = run_install(
+        "--gimp-dir", gimp, "--data-dir", data, "--model", MODEL,
+        "--system-site-packages", "--offline",
+    )  # fmt: skip
+    return gimp, data, done.stdout
+
+
+def test_install_makes_venv_model_plugin_config_and_record(venv_install):
+    gimp, data, output = venv_install
+    plugin = gimp / "plug-ins" / PLUGIN
+    python = data / "venv" / "bin" / "python"
+    assert os.access(plugin / f"{PLUGIN}.py", os.X_OK)
+    assert (plugin / f"{PLUGIN}.py").read_bytes() == (
+        REPO / "gimp_plugin" / PLUGIN / f"{PLUGIN}.py"
+    ).read_bytes()
+    config = json.loads((plugin / "sky-tools.json").read_text())
+    assert config["python"] == str(python)
+    assert config["model_dir"] == str(data / "models")
+    manifest = json.loads((data / "models" / "installed-u2netp.json").read_text())
+    (entry,) = manifest["models"]
+    assert entry["id"] == "u2netp" and entry["default"] is True
+    assert entry["file"] == MODEL.name
+    installed_model = (data / "models" / MODEL.name).read_bytes()
+    assert hashlib.sha256(installed_model).hexdigest() == entry["sha256"]
+    record = json.loads((data / "install-record.json").read_text())
+    assert set(record["paths"]) == {
+        str(plugin), str(data / "models" / MODEL.name),
+        str(data / "models" / "installed-u2netp.json"), str(data / "venv"),
+        str(data / "models"), str(data),
+    }  # fmt: skip
+    assert "run:" in output and "--no-index" in output
+
+
+def test_installed_environment_runs_the_worker_with_the_default_model(venv_install):
+    _, data, _ = venv_install
+    pixels = np.zeros((48, 64, 3), np.float32)
+    pixels[:20] = (0.45, 0.65, 0.95)  # a blue band on top of dark ground
+    header = {
+        "protocol": 1,
+        "task": "mask",
+        "inputs": [{"name": "image", "width": 64, "height": 48, "channels": 3}],
+    }
+    done = subprocess.run(
+        [str(data / "venv" / "bin" / "python"), "-I", "-m", "skycore.worker"],
+        input=json.dumps(header).encode() + b"\n" + pixels.tobytes(),
+        capture_output=True,
+        env={**os.environ, "SKYCORE_MODEL_DIR": str(data / "models")},
+        cwd=data,
+        timeout=120,
+    )
+    lines = done.stdout.split(b"\n")
+    result = next(json.loads(line) for line in lines if b'"status"' in line)
+    assert result["status"] == "ok", result
+    assert result["info"]["model"] == "u2netp"
+
+
+def test_reinstall_is_idempotent_and_uninstall_removes_exactly_what_was_installed(
+    venv_install, tmp_path
+):
+    _, data, _ = venv_install
+    python = data / "venv" / "bin" / "python"
+    gimp, own = tmp_path / "gimp", tmp_path / "data"
+    other_plugin = gimp / "plug-ins" / "someone-elses" / "someone-elses.py"
+    other_plugin.parent.mkdir(parents=True)
+    other_plugin.write_text("# not ours\n")
+    args = ("--gimp-dir", gimp, "--data-dir", own, "--python", python, "--model", MODEL)
+    run_install(*args)
+    first = tree(tmp_path)
+    record = (own / "install-record.json").read_text()
+    run_install(*args)
+    assert tree(tmp_path) == first
+    assert (own / "install-record.json").read_text() == record
+    users_model = own / "models" / "my-own.onnx"
+    users_model.write_bytes(b"mine")
+    done = run_install("--gimp-dir", gimp, "--data-dir", own, "--uninstall")
+    assert "remove" in done.stdout
+    assert tree(tmp_path) == {
+        "gimp", "gimp/plug-ins", "gimp/plug-ins/someone-elses",
+        "gimp/plug-ins/someone-elses/someone-elses.py",
+        "data", "data/models", "data/models/my-own.onnx",
+    }  # fmt: skip
+
+
+def test_dry_run_changes_nothing(tmp_path):
+    done = run_install(
+        "--gimp-dir", tmp_path / "gimp", "--data-dir", tmp_path / "data", "--model", MODEL,
+        "--dry-run",
+    )  # fmt: skip
+    assert "would create the venv" in done.stdout
+    assert "would copy the model" in done.stdout
+    assert "would install the plug-in" in done.stdout
+    assert tree(tmp_path) == set()
+
+
+def test_failure_leaves_nothing_behind(venv_install, tmp_path):
+    _, data, _ = venv_install
+    python = data / "venv" / "bin" / "python"
+    models = tmp_path / "bad-models"
+    models.mkdir()
+    (models / "broken.onnx").write_bytes(b"not the model the manifest describes")
+    manifest = json.loads((MODEL.parent / "models.json").read_text())
+    entry = dict(manifest["models"][0], id="broken", file="broken.onnx")
+    (models / "models.json").write_text(json.dumps({"schema": 1, "models": [entry]}))
+    target = tmp_path / "target"
+    done = run_install(
+        "--gimp-dir", target / "gimp", "--data-dir", target / "data", "--python", python,
+        "--model", models / "broken.onnx", check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "does not match its manifest" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert tree(target) == set()
+
+
+def test_unknown_model_and_missing_python_are_clear_errors(tmp_path):
+    done = run_install(
+        "--gimp-dir", tmp_path / "g", "--data-dir", tmp_path / "d", "--python", sys.executable,
+        "--model", "no-such-model", check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "cannot import skycore.worker" in done.stderr
+    done = run_install("--gimp-dir", tmp_path / "g", "--data-dir", tmp_path / "d", "--uninstall",
+                       check=False)  # fmt: skip
+    assert done.returncode == 1 and "nothing to uninstall" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("platform", "existing", "expected"),
+    [
+        ("linux", ".config/GIMP/3.0", ".config/GIMP/3.0"),
+        ("linux", ".var/app/org.gimp.GIMP/config/GIMP/3.0",
+         ".var/app/org.gimp.GIMP/config/GIMP/3.0"),
+        ("linux", "snap/gimp/current/.config/GIMP/3.0", "snap/gimp/current/.config/GIMP/3.0"),
+        ("darwin", "Library/Application Support/GIMP/3.0",
+         "Library/Application Support/GIMP/3.0"),
+        ("win32", "AppData/Roaming/GIMP/3.0", "AppData/Roaming/GIMP/3.0"),
+    ],
+)  # fmt: skip
+def test_finds_the_gimp_user_folder_per_platform(tmp_path, platform, existing, expected):
+    (tmp_path / existing).mkdir(parents=True)
+    assert install.find_gimp_dir(platform, tmp_path, {}) == tmp_path / expected
+
+
+def test_gimp_folder_ambiguity_and_absence_are_explained(tmp_path):
+    with pytest.raises(install.InstallError, match="found no GIMP 3 user folder"):
+        install.find_gimp_dir("linux", tmp_path, {})
+    (tmp_path / ".config/GIMP/3.0").mkdir(parents=True)
+    (tmp_path / ".var/app/org.gimp.GIMP/config/GIMP/3.0").mkdir(parents=True)
+    with pytest.raises(install.InstallError, match="several GIMP 3 user folders"):
+        install.find_gimp_dir("linux", tmp_path, {})
+    chosen = tmp_path / "elsewhere"
+    assert install.find_gimp_dir("linux", tmp_path, {"GIMP3_DIRECTORY": str(chosen)}) == chosen
+
+
+def test_flatpak_install_keeps_data_in_the_sandbox(tmp_path):
+    flatpak = tmp_path / ".var/app/org.gimp.GIMP/config/GIMP/3.0"
+    data = install.default_data_dir("linux", tmp_path, {}, flatpak)
+    assert data == tmp_path / ".var/app/org.gimp.GIMP/data/skycore"
+    native = install.default_data_dir("linux", tmp_path, {}, tmp_path / ".config/GIMP/3.0")
+    assert native == tmp_path / ".local/share/skycore"
