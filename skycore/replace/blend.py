@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from .. import maskops
+from ..image import as_float_rgb
 from ._validate import check_range
 
 #: Colours are propagated (old sky into the edge, foreground into the edge) at this many
@@ -231,7 +232,7 @@ def defringe(photo: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None = Non
     Parameters
     ----------
     photo : ndarray
-        float32 ``HxWx3`` in ``[0, 1]``.
+        ``HxWx3`` photo, uint8, uint16 or float in ``[0, 1]``.
     mask : ndarray
         float32 ``HxW`` sky mask, 1 = sky, as the photo was matted (before any edge edits).
     alpha : ndarray, optional
@@ -241,10 +242,11 @@ def defringe(photo: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None = Non
     Returns
     -------
     ndarray
-        float32 ``HxWx3``: a copy of ``photo`` with the edge pixels re-estimated.
+        float32 ``HxWx3`` in ``[0, 1]``: the photo with the edge pixels re-estimated (a new
+        array).
     """
     indices = edge_pixels(mask, alpha)
-    foreground = np.array(photo, dtype=np.float32, order="C")
+    foreground = np.array(as_float_rgb(photo), order="C")
     if indices.size:
         foreground.reshape(-1, 3)[indices] = estimate_edge_foreground(foreground, mask, indices)
     return foreground

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..image import as_float_rgb
 from ._validate import check_range
 from .blend import fill_from
 
@@ -253,7 +254,8 @@ def harmonize(
 ) -> np.ndarray:
     """Adapt a photo's foreground to a new sky (the foreground adjustment layer).
 
-    Parameters are those of :func:`plan_adjustment`.
+    Parameters are those of :func:`plan_adjustment`, except that ``photo`` may also be
+    uint8 or uint16.
 
     Returns
     -------
@@ -261,6 +263,7 @@ def harmonize(
         float32 ``HxWx3`` in ``[0, 1]``: the adjusted photo (meant to be shown where the
         foreground is; the sky region is adjusted too but covered by the new sky).
     """
+    photo = as_float_rgb(photo)
     plan = plan_adjustment(
         photo,
         mask,
