@@ -22,40 +22,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from skycore import predict_probability, refine  # noqa: E402
+from skycore.metrics import mask_metrics  # noqa: E402
 from training.composites import held_out_skies, list_landscapes, make_composite  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 SIZES = {"1 MP": (1152, 864), "4 MP": (2304, 1728), "12 MP": (4000, 3000)}
-
-
-def mask_metrics(predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
-    """IoU and boundary F-score of the masks thresholded at 0.5, and mean absolute error.
-
-    The boundary tolerance is 0.75 % of the image diagonal (at least 2 pixels).
-    """
-    pred, true = predicted > 0.5, truth > 0.5
-    union = (pred | true).sum()
-    iou = float((pred & true).sum() / union) if union else 1.0
-    tolerance = max(2.0, 0.0075 * float(np.hypot(*truth.shape)))
-    kernel = np.ones((3, 3), np.uint8)
-
-    def boundary(mask: np.ndarray) -> np.ndarray:
-        m = mask.astype(np.uint8)
-        return (m - cv2.erode(m, kernel, borderType=cv2.BORDER_REPLICATE)) > 0
-
-    def distance_to(edges: np.ndarray) -> np.ndarray:
-        return cv2.distanceTransform((~edges).astype(np.uint8), cv2.DIST_L2, 3)
-
-    pred_edges, true_edges = boundary(pred), boundary(true)
-    if not pred_edges.any() and not true_edges.any():
-        f_score = 1.0
-    elif not pred_edges.any() or not true_edges.any():
-        f_score = 0.0
-    else:
-        precision = float((distance_to(true_edges)[pred_edges] <= tolerance).mean())
-        recall = float((distance_to(pred_edges)[true_edges] <= tolerance).mean())
-        f_score = 2 * precision * recall / max(precision + recall, 1e-9)
-    return iou, f_score, float(np.abs(predicted - truth).mean())
 
 
 def _figure_row(image: np.ndarray, masks: list[np.ndarray], width: int = 320) -> np.ndarray:

@@ -1,0 +1,56 @@
+"""Measures of a sky mask against a reference mask."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def _boundary(mask: np.ndarray) -> np.ndarray:
+    binary = mask.astype(np.uint8)
+    eroded = cv2.erode(binary, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    return (binary - eroded) > 0
+
+
+def _distance_to(edges: np.ndarray) -> np.ndarray:
+    return cv2.distanceTransform((~edges).astype(np.uint8), cv2.DIST_L2, 3)
+
+
+def mask_metrics(
+    predicted: np.ndarray, truth: np.ndarray, *, threshold: float = 0.5, tolerance: float = 0.0075
+) -> tuple[float, float, float]:
+    """IoU, boundary F-score and mean absolute error of a sky mask.
+
+    Parameters
+    ----------
+    predicted, truth : ndarray
+        float ``HxW`` masks in ``[0, 1]`` of the same shape (1 = sky).
+    threshold : float, optional
+        IoU and boundaries are measured on the masks thresholded here.
+    tolerance : float, optional
+        A boundary pixel counts as matched within this fraction of the image diagonal
+        (at least 2 pixels).
+
+    Returns
+    -------
+    (float, float, float)
+        IoU of the sky, boundary F-score (harmonic mean of boundary precision and recall), and
+        the mean absolute difference of the soft masks.
+    """
+    if predicted.shape != truth.shape:
+        raise ValueError(f"mask shapes differ: {predicted.shape} and {truth.shape}")
+    pred, true = predicted > threshold, truth > threshold
+    union = (pred | true).sum()
+    iou = float((pred & true).sum() / union) if union else 1.0
+    pixels = max(2.0, tolerance * float(np.hypot(*truth.shape)))
+    pred_edges, true_edges = _boundary(pred), _boundary(true)
+    if not pred_edges.any() and not true_edges.any():
+        f_score = 1.0
+    elif not pred_edges.any() or not true_edges.any():
+        f_score = 0.0
+    else:
+        precision = float((_distance_to(true_edges)[pred_edges] <= pixels).mean())
+        recall = float((_distance_to(pred_edges)[true_edges] <= pixels).mean())
+        f_score = 2 * precision * recall / max(precision + recall, 1e-9)
+    mae = float(np.abs(predicted.astype(np.float32) - truth.astype(np.float32)).mean())
+    return iou, f_score, mae
