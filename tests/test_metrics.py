@@ -1,0 +1,38 @@
+"""Tests of skycore.metrics on masks with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from skycore.metrics import mask_metrics
+
+
+def test_identical_masks_score_perfectly() -> None:
+    truth = np.zeros((100, 100), np.float32)
+    truth[:40] = 1
+    assert mask_metrics(truth, truth) == (1.0, 1.0, 0.0)
+
+
+def test_shifted_skyline() -> None:
+    truth = np.zeros((100, 100), np.float32)
+    truth[:40] = 1
+    shifted = np.zeros_like(truth)
+    shifted[:50] = 1  # ten rows too many: IoU 40/50; boundary 10 px off, beyond the 2 px tolerance
+    iou, f_score, mae = mask_metrics(shifted, truth)
+    assert iou == pytest.approx(0.8)
+    assert f_score == 0.0
+    assert mae == pytest.approx(0.1)
+    near = np.zeros_like(truth)
+    near[:41] = 1  # one row off: within tolerance
+    assert mask_metrics(near, truth)[1] == 1.0
+
+
+def test_no_sky_in_either_mask() -> None:
+    empty = np.zeros((10, 10), np.float32)
+    assert mask_metrics(empty, empty) == (1.0, 1.0, 0.0)
+
+
+def test_shapes_must_match() -> None:
+    with pytest.raises(ValueError, match="shapes differ"):
+        mask_metrics(np.zeros((2, 2)), np.zeros((3, 3)))
