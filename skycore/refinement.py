@@ -176,35 +176,24 @@ def _weighted_means(
 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]:
     """Confidence-weighted grid means of colour, probability, colour outer products and p * colour.
 
-    Each product is formed and reduced one three-channel image at a time, so at most one
-    full-resolution temporary exists besides the inputs.
+    Every product is formed and reduced one channel at a time, so besides the inputs at most
+    one weighted channel and one product exist at full size.
     """
-    denominator = np.maximum(_pyramid_resize(confidence, width, height), 1e-12)[..., None]
-    weighted_rgb = rgb * confidence[..., None]
+    denominator = np.maximum(_pyramid_resize(confidence, width, height), 1e-12)
 
     def mean(weighted: np.ndarray) -> np.ndarray:
-        reduced = _pyramid_resize(weighted, width, height)
-        if reduced.ndim == 2:
-            return reduced / denominator[..., 0]
-        return reduced / denominator
+        return _pyramid_resize(weighted, width, height) / denominator
 
-    mean_rgb = mean(weighted_rgb)
+    channels = [rgb[..., c] for c in range(3)]
+    mean_rgb, mean_p_rgb, second_moments = [], [], []
+    for first in range(3):
+        weighted = channels[first] * confidence
+        mean_rgb.append(mean(weighted))
+        mean_p_rgb.append(mean(weighted * probability))
+        # Upper triangle of the outer product, row by row: rr rg rb, gg gb, bb.
+        second_moments += [mean(weighted * channels[second]) for second in range(first, 3)]
     mean_p = mean(probability * confidence)
-    red_row = mean(weighted_rgb * rgb[..., 0:1])  # rr, rg, rb
-    rest = mean(
-        np.stack(
-            [
-                weighted_rgb[..., 1] * rgb[..., 1],
-                weighted_rgb[..., 1] * rgb[..., 2],
-                weighted_rgb[..., 2] * rgb[..., 2],
-            ],
-            axis=-1,
-        )
-    )  # gg, gb, bb
-    second_moments = [red_row[..., 0], red_row[..., 1], red_row[..., 2]]
-    second_moments += [rest[..., 0], rest[..., 1], rest[..., 2]]
-    mean_p_rgb = mean(weighted_rgb * probability[..., None])
-    return mean_rgb, mean_p, second_moments, mean_p_rgb
+    return np.dstack(mean_rgb), mean_p, second_moments, np.dstack(mean_p_rgb)
 
 
 def _solve_affine(
