@@ -7,6 +7,8 @@ machine a GIMP 3 in a cached root filesystem. Two variants are used here:
   Flatpak; only the venv that ``install.py`` makes has them. Its rootfs lives in
   ``/var/cache/gimp3-root-nonumpy`` (about 500 MB; ``ensure`` took 177 s from nothing here).
 - ``full``: gimp3-env's default rootfs (``/var/cache/gimp3-root``), whose GIMP Python has them.
+- ``gui``: gimp-gui-shot's rootfs (``/var/cache/gimp3-gui-root``), used by the undo test, which
+  needs the GUI (``ensure`` took 68-150 s from nothing).
 
 ``SKYCORE_GIMP_VARIANTS`` (comma-separated, default ``nonumpy``) picks the variants the tests
 run in. With ``gimp-console-3.0`` on ``PATH`` the machine's own GIMP is used instead, once.
@@ -34,6 +36,12 @@ VARIANTS = {
         "GIMP3_PIP_PKGS": "",
     },
     "full": {},
+    # gimp-gui-shot's rootfs (GIMP GUI, Xvfb, openbox, xdotool): the same knobs as that tool,
+    # so both share one build.
+    "gui": {
+        "GIMP3_ROOT": "/var/cache/gimp3-gui-root",
+        "GIMP3_EXTRA_PKGS": "xvfb xdotool openbox x11-utils python3-pil",
+    },
 }
 
 
