@@ -1,4 +1,4 @@
-"""Out-of-process worker: pixels in, sky mask out, over stdin/stdout.
+"""Out-of-process worker: pixels in, sky mask (or sky replacement layers) out, over stdin/stdout.
 
 GIMP's own Python (Windows, macOS, Flatpak) has no numpy or onnxruntime, so the GIMP plug-in
 runs ``python -m skycore.worker`` in the environment ``install.py`` made and talks to it with
@@ -11,6 +11,10 @@ Request (stdin)
          "inputs": [{"name": "image", "width": W, "height": H, "channels": 3}],
          "options": {"model": null, "refine": true, "density": false,
                      "shift_edge": 0, "feather": 0, "invert": false}}
+
+    Task ``"replace"`` takes inputs ``image`` and ``sky`` (any size), the options of
+    :func:`skycore.replace.replace_sky` plus ``model``/``refine``/``density``, and answers with
+    outputs ``sky``, ``alpha`` and ``foreground`` (see :func:`run_replace`).
 
     Each buffer is ``H*W*channels`` values, row-major, of the input's ``"dtype"``:
     ``"float32"`` (the default; in ``[0, 1]``), ``"uint16"`` or ``"uint8"``, little-endian (the
@@ -44,7 +48,7 @@ from .models import find_model, get_session
 from .pipeline import sky_mask
 
 PROTOCOL = 1
-_TASKS = ("mask",)
+_TASKS = ("mask", "replace")  # the runners are in _RUNNERS, below
 #: Pixel types an input may have (little-endian), by the name a request gives.
 _DTYPES = {"float32": "<f4", "uint16": "<u2", "uint8": "u1"}
 _MASK_OPTIONS = {
@@ -54,6 +58,25 @@ _MASK_OPTIONS = {
     "shift_edge": 0.0,
     "feather": 0.0,
     "invert": False,
+}
+
+
+_REPLACE_OPTIONS = {
+    "model": None,
+    "refine": True,
+    "density": False,
+    "scale": 1.0,
+    "offset_x": 0.0,
+    "offset_y": 0.0,
+    "flip": False,
+    "anchor": "horizon",
+    "shift_edge": 0.0,
+    "fade_edge": 0.0,
+    "defringe": True,
+    "amount": 0.5,
+    "brightness": 0.0,
+    "temperature": 0.0,
+    "lighting": 0.3,
 }
 
 
@@ -125,12 +148,8 @@ def _send(stream: BinaryIO, message: dict, *buffers: np.ndarray) -> None:
     stream.flush()
 
 
-def run_mask(header: dict, inputs: dict[str, np.ndarray], out: BinaryIO) -> None:
-    """Compute the sky mask for a ``mask`` request and write the reply."""
-    options = _options(header, _MASK_OPTIONS)
-    if "image" not in inputs:
-        raise RequestError("a mask request needs an input named 'image'")
-    image = inputs["image"]
+def _sky_mask(image: np.ndarray, options: dict, out: BinaryIO):
+    """Load the model and compute the photo's sky mask; returns (spec, mask, timings)."""
     timings = {}
     started = time.perf_counter()
     _send(out, {"progress": 0.05, "message": "Loading the sky model"})
@@ -143,6 +162,15 @@ def run_mask(header: dict, inputs: dict[str, np.ndarray], out: BinaryIO) -> None
         image, model=spec, refine=bool(options["refine"]), density=bool(options["density"])
     )
     timings["mask_s"] = time.perf_counter() - mark
+    return spec, mask, timings
+
+
+def run_mask(header: dict, inputs: dict[str, np.ndarray], out: BinaryIO) -> None:
+    """Compute the sky mask for a ``mask`` request and write the reply."""
+    options = _options(header, _MASK_OPTIONS)
+    if "image" not in inputs:
+        raise RequestError("a mask request needs an input named 'image'")
+    spec, mask, timings = _sky_mask(inputs["image"], options, out)
     _send(out, {"progress": 0.85, "message": "Adjusting the edge"})
     mark = time.perf_counter()
     mask = maskops.adjust_mask(
@@ -165,11 +193,53 @@ def run_mask(header: dict, inputs: dict[str, np.ndarray], out: BinaryIO) -> None
     )
 
 
+def run_replace(header: dict, inputs: dict[str, np.ndarray], out: BinaryIO) -> None:
+    """Replace the sky of input ``image`` with input ``sky``; reply with the separate layers.
+
+    Outputs: ``sky`` (the new sky placed over the whole photo, ``HxWx3``), ``alpha`` (foreground
+    opacity, ``HxW``) and ``foreground`` (the photo after defringe and harmonisation,
+    ``HxWx3``); see :class:`skycore.replace.SkyReplacement`.
+    """
+    from .replace import replace_sky  # only this task needs it: mask requests start faster
+
+    options = _options(header, _REPLACE_OPTIONS)
+    if "image" not in inputs or "sky" not in inputs:
+        raise RequestError("a replace request needs inputs named 'image' and 'sky'")
+    spec, mask, timings = _sky_mask(inputs["image"], options, out)
+    _send(out, {"progress": 0.6, "message": "Placing and blending the new sky"})
+    mark = time.perf_counter()
+    settings = {k: v for k, v in options.items() if k not in ("model", "refine", "density")}
+    try:
+        result = replace_sky(inputs["image"], inputs["sky"], mask, **settings)
+    except ValueError as exc:
+        if isinstance(exc, SkyCoreError):
+            raise
+        raise RequestError(str(exc)) from None
+    timings["replace_s"] = time.perf_counter() - mark
+    height, width = result.alpha.shape
+    outputs = [
+        {"name": "sky", "width": width, "height": height, "channels": 3},
+        {"name": "alpha", "width": width, "height": height, "channels": 1},
+        {"name": "foreground", "width": width, "height": height, "channels": 3},
+    ]
+    info = {"model": spec.id, "sky_fraction": float(mask.mean()), **timings}
+    _send(
+        out,
+        {"status": "ok", "outputs": outputs, "info": info},
+        result.sky,
+        result.alpha,
+        result.foreground,
+    )
+
+
+_RUNNERS = {"mask": run_mask, "replace": run_replace}
+
+
 def serve(stdin: BinaryIO, stdout: BinaryIO) -> int:
     """Answer one request from ``stdin`` on ``stdout``; returns the process exit status."""
     try:
         header, inputs = read_request(stdin)
-        run_mask(header, inputs, stdout)
+        _RUNNERS[header["task"]](header, inputs, stdout)
     except SkyCoreError as exc:
         _send(stdout, {"status": "error", "kind": type(exc).__name__, "message": str(exc)})
     except MemoryError:

@@ -15,6 +15,7 @@ from skycore import maskops
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PHOTOS = SHARED / "data" / "photos"
 MODEL = SHARED / "models" / "skyseg-u2netp.onnx"
+SKY_NAME = SHARED / "data" / "skies" / "kirainmoe_cumulus_blue.jpg"  # absolute: PHOTOS / it = it
 
 
 def small_photo(name, width=320):
@@ -47,9 +48,10 @@ def call_worker(header, *buffers, raw=None):
     outputs = {}
     for spec in message.get("outputs", []):
         size = spec["width"] * spec["height"] * spec["channels"] * 4
-        outputs[spec["name"]] = np.frombuffer(stream[:size], "<f4").reshape(
-            spec["height"], spec["width"]
-        )
+        shape = (spec["height"], spec["width"], spec["channels"])
+        outputs[spec["name"]] = np.frombuffer(stream[:size], "<f4").reshape(shape)
+        if spec["channels"] == 1:
+            outputs[spec["name"]] = outputs[spec["name"]][:, :, 0]
         stream = stream[size:]
     assert stream == b"", "the reply has bytes after its last output"
     return progress, message, outputs
@@ -141,3 +143,44 @@ def test_worker_accepts_integer_pixels(dtype, scale):
         outputs["mask"], skycore.sky_mask(image, model=str(MODEL)), atol=1e-5
     )
     assert 0.05 < outputs["mask"].mean() < 0.95
+
+
+def test_worker_replace_returns_the_layers_of_replace_sky():
+    from skycore.replace import replace_sky
+
+    photo = small_photo("wikimedia_036.jpg", width=240)
+    sky = small_photo(SKY_NAME, width=200)
+    height, width, _ = photo.shape
+    header = {
+        "protocol": 1,
+        "task": "replace",
+        "inputs": [
+            {"name": "image", "width": width, "height": height, "channels": 3},
+            {"name": "sky", "width": sky.shape[1], "height": sky.shape[0], "channels": 3},
+        ],
+        "options": {"model": str(MODEL), "amount": 0.8, "flip": True, "fade_edge": 3.0},
+    }
+    progress, result, outputs = call_worker(header, photo, sky)
+    assert result["status"] == "ok", result
+    assert progress[-1]["message"] == "Placing and blending the new sky"
+    mask = skycore.sky_mask(photo, model=str(MODEL))
+    expected = replace_sky(photo, sky, mask, amount=0.8, flip=True, fade_edge=3.0)
+    for name in ("sky", "alpha", "foreground"):
+        np.testing.assert_allclose(outputs[name], getattr(expected, name), atol=1e-5)
+    assert 0.05 < result["info"]["sky_fraction"] < 0.95
+
+
+def test_worker_replace_reports_bad_options_and_missing_sky():
+    photo = small_photo("wikimedia_036.jpg", width=120)
+    header = mask_request(photo)
+    header["task"] = "replace"
+    header["options"]["scale"] = 100.0
+    sky = small_photo(SKY_NAME, width=120)
+    header["inputs"].append(
+        {"name": "sky", "width": sky.shape[1], "height": sky.shape[0], "channels": 3}
+    )
+    _, result, _ = call_worker(header, photo, sky)
+    assert result["kind"] == "RequestError" and "scale" in result["message"]
+    header["inputs"].pop()
+    _, result, _ = call_worker(header, photo)
+    assert result["message"] == "a replace request needs inputs named 'image' and 'sky'"
