@@ -61,7 +61,7 @@ def known_composite(name: str, old_sky: Path, new_sky: Path):
     placed_old = fit_sky(load_sky(old_sky), mask)[0]
     placed_new = fit_sky(load_sky(new_sky), mask)[0]
     a = alpha[..., None]
-    photo = a * colour + (1 - a) * placed_old
+    photo = np.clip(a * colour + (1 - a) * placed_old, 0, 1)
     truth = a * colour + (1 - a) * placed_new
     return photo.astype(np.float32), mask, truth, placed_old, placed_new
 
