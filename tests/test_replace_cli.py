@@ -141,3 +141,17 @@ def test_photo_without_sky_fails_clearly(tmp_path, capsys):
                          "-o", tmp_path / "r.jpg", "--model", U2NETP)
     assert status == 2
     assert "no sky found in the photo" in err
+
+
+def test_sixteen_bit_photo_stays_sixteen_bit(tmp_path, capsys):
+    photo8 = cv2.imread(str(PHOTOS / WITH_SKY[0]))
+    photo16 = tmp_path / "photo16.png"
+    cv2.imwrite(str(photo16), photo8.astype(np.uint16) * 257)
+    out = tmp_path / "result.tif"
+    status, _, err = run(capsys, "replace", photo16, "--sky", SKY, "-o", out, "--model", U2NETP)
+    assert status == 0, err
+    result = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    assert result.dtype == np.uint16 and result.shape == photo8.shape
+    bottom = slice(-photo8.shape[0] // 3, None)
+    # Fine steps survive: far more distinct levels than an 8-bit result could hold.
+    assert len(np.unique(result[bottom])) > 256
