@@ -184,6 +184,17 @@ def test_scale_offset_and_flip_move_the_sky():
     np.testing.assert_allclose(flipped[:90], base[:90, ::-1], atol=2e-3)
 
 
+def test_sky_moved_off_the_canvas_still_covers_it_with_mirrored_copies():
+    mask, sky = horizon_mask(), striped_sky()
+    placed, placement = fit_sky(sky, mask, scale=0.25, offset_x=1.0)
+    assert placement.left >= 320  # the image itself lies right of the canvas
+    # Mirrored copies fill it: the blue ramp and the red stripe both show, nothing is empty.
+    assert placed[..., 2].max() > 0.5 and placed[..., 0].max() > 0.99
+    assert placed.sum(axis=2).min() > 0.1
+    corner = placement.matrix @ np.array([0.0, 0.0, 1.0])
+    np.testing.assert_allclose(corner, (placement.left, placement.top))
+
+
 def test_shift_and_fade_edge_change_the_alpha():
     mask = horizon_mask()
     alpha = foreground_alpha(mask)
