@@ -20,6 +20,7 @@ from skycore.replace import (
     MIN_SKY_SIDE,
     composite,
     defringe,
+    fill_from,
     fit_sky,
     foreground_alpha,
     harmonize,
@@ -122,6 +123,20 @@ def test_defringe_changes_only_edge_pixels():
     changed = np.any(cleaned != photo, axis=2)
     assert changed.any()
     assert not changed[(mask < 0.5 / 255) | (mask > 1 - 0.5 / 255)].any()  # pure pixels
+
+
+def test_fill_from_spreads_the_nearest_colours():
+    values = np.zeros((64, 64, 3), np.float32)
+    values[:, :8] = (1.0, 0.0, 0.0)  # red known on the left
+    values[:, -8:] = (0.0, 0.0, 1.0)  # blue known on the right
+    weight = np.zeros((64, 64), np.float32)
+    weight[:, :8] = weight[:, -8:] = 1.0
+    filled = fill_from(values, weight)
+    np.testing.assert_array_equal(filled[weight == 1], values[weight == 1])
+    assert filled[32, 10, 0] > 0.9 and filled[32, 53, 2] > 0.9  # near each side, its colour
+    assert filled[32, 31, 0] == pytest.approx(filled[32, 32, 2], abs=0.1)  # mixed in between
+    with pytest.raises(ValueError, match="weight above 0"):
+        fill_from(values, np.zeros((64, 64), np.float32))
 
 
 # --- options -------------------------------------------------------------------------------

@@ -95,12 +95,17 @@ def fill_from(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
     values : ndarray
         float32 ``HxWxC``.
     weight : ndarray
-        float32 ``HxW`` in ``[0, 1]``; 0 marks pixels to fill. Must not be all zero.
+        float32 ``HxW`` in ``[0, 1]``; 0 marks pixels to fill.
 
     Returns
     -------
     ndarray
         float32 ``HxWxC``; pixels of weight 1 keep their value.
+
+    Raises
+    ------
+    ValueError
+        If every weight is 0 (there is nothing to spread).
     """
     sums = [values * weight[..., None]]
     weights = [weight]
@@ -110,6 +115,8 @@ def fill_from(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
         sums.append(_as_3d(cv2.resize(sums[-1], size, interpolation=cv2.INTER_AREA)))
         weights.append(cv2.resize(weights[-1], size, interpolation=cv2.INTER_AREA))
     top_weight = weights[-1].sum()
+    if top_weight <= 0:
+        raise ValueError("fill_from needs some pixels with weight above 0")
     estimate = sums[-1].sum(axis=(0, 1)) / top_weight
     estimate = np.broadcast_to(estimate, sums[-1].shape).astype(np.float32)
     for level_sum, level_weight in zip(reversed(sums), reversed(weights), strict=True):
