@@ -3,11 +3,12 @@
 The old sky lit the scene; the new one should seem to. Two adjustments do that:
 
 * a global one from Lab statistics: the foreground's lightness is scaled by the ratio of the
-  new to the old sky's mean lightness and its a/b means are shifted by the difference of the
-  skies' a/b means, both to the power / fraction ``amount``. The per-pixel Lab transfer is
-  computed on a reduced copy of the foreground and realised as the three per-channel gains
-  that reproduce it best (least squares), so it costs one multiply at full size and blacks
-  stay black (a white balance and exposure change, which GIMP's Levels can also express);
+  new to the old sky's mean lightness to the power ``amount``, and its a*/b* are shifted by
+  ``amount`` times :data:`CHROMA_COUPLING` times the difference of the skies' a*/b* means.
+  The per-pixel Lab transfer is computed on a reduced copy of the foreground and realised
+  as the three per-channel gains that reproduce it best (least squares), so it costs one
+  multiply at full size and blacks stay black (a white balance and exposure change, which
+  GIMP's Levels can also express);
 * ``lighting``: near the sky, the foreground takes on the colour of the new sky right above
   it, fading with the distance from the sky region.
 """
@@ -92,7 +93,8 @@ def lab_transfer_gains(
         float32 ``Nx3`` RGB samples in ``[0, 1]``: foreground pixels, the photo's sky pixels,
         and the new sky's pixels where the photo's sky is.
     amount : float, optional
-        0 keeps the foreground, 1 applies the skies' full lightness ratio and a/b shift.
+        0 keeps the foreground; 1 applies the skies' full lightness ratio and
+        :data:`CHROMA_COUPLING` of their a*/b* difference.
     temperature : float, optional
         Extra warm (> 0) or cool (< 0) shift, :data:`TEMPERATURE_B` Lab b* units per unit.
 
