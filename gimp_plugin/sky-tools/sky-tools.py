@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""GIMP 3 plug-in: Select > Sky... (plug-in-select-sky), on top of skycore.
+"""GIMP 3 plug-in on top of skycore: Select > Sky... (plug-in-select-sky) and
+Filters > Light and Shadow > Replace Sky... (plug-in-replace-sky).
 
-The plug-in only moves pixels between GIMP and skycore and maps options: it reads the layer
-through GEGL with an explicit babl format, hands the raw float32 buffer to
-``python -m skycore.worker`` in the environment install.py made (GIMP's own Python need not have
-numpy or onnxruntime), and writes the returned mask back as a selection, a layer mask or a
-channel. ``install.py`` writes ``sky-tools.json`` beside this file (the worker's Python and the
-model folder).
+The plug-in only moves pixels between GIMP and skycore and maps options: it reads layers
+through GEGL with explicit babl formats, hands the raw buffers to ``python -m skycore.worker``
+in the environment install.py made (GIMP's own Python need not have numpy or onnxruntime), and
+writes what comes back as a selection, a layer mask or a channel, or as the layers of a sky
+replacement. ``install.py`` writes ``sky-tools.json`` beside this file (the worker's Python and
+the model folder).
 """
 
 import json
@@ -24,13 +25,15 @@ gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp, GimpUi, GLib, GObject  # noqa: E402
 
 SELECT_SKY = "plug-in-select-sky"
+REPLACE_SKY = "plug-in-replace-sky"
 CONFIG_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sky-tools.json")
+RGB_FLOAT = "R'G'B' float"
 #: How layer pixels are sent to the worker, by image precision: 8- and 16-bit as they are
 #: (a quarter or half of the float bytes to move), everything else as float.
 PIXEL_FORMATS = {
     "u8": ("R'G'B' u8", "uint8"),
     "u16": ("R'G'B' u16", "uint16"),
-    "float": ("R'G'B' float", "float32"),
+    "float": (RGB_FLOAT, "float32"),
 }
 MASK_FLOAT = "Y float"
 RAW_MASK_FLOAT = "Y' float"
@@ -59,13 +62,13 @@ def read_config():
             config = json.load(fh)
     except (OSError, ValueError) as exc:
         raise SkyError(
-            f"Select Sky is not set up: its settings file {CONFIG_FILE} cannot be read ({exc}). "
+            f"Sky Tools is not set up: its settings file {CONFIG_FILE} cannot be read ({exc}). "
             "Run install.py again."
         ) from None
     python = config.get("python", "")
     if not os.path.isfile(python):
         raise SkyError(
-            f"Select Sky is not set up: the Python environment {python} is missing. "
+            f"Sky Tools is not set up: the Python environment {python} is missing. "
             "Run install.py again."
         )
     return config
@@ -88,10 +91,11 @@ def installed_model_ids():
     return ids
 
 
-def run_worker(request, pixels):
-    """Send one request and its pixel buffer to skycore.worker; return (info, mask bytes).
+def run_worker(request, *buffers):
+    """Send one request and its input buffers to skycore.worker.
 
-    Progress lines from the worker drive GIMP's progress bar.
+    Returns the result line and ``{output name: bytes}``, each checked against the size the
+    result line gives. Progress lines from the worker drive GIMP's progress bar.
     """
     config = read_config()
     env = dict(os.environ)
@@ -111,11 +115,12 @@ def run_worker(request, pixels):
                 creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
             )
         except OSError as exc:
-            raise SkyError(f"Select Sky could not start its engine {command[0]} ({exc})") from None
+            raise SkyError(f"Sky Tools could not start its engine {command[0]} ({exc})") from None
         try:
             try:
                 worker.stdin.write(json.dumps(request).encode() + b"\n")
-                worker.stdin.write(pixels)
+                for buffer in buffers:
+                    worker.stdin.write(buffer)
                 worker.stdin.close()
             except BrokenPipeError:
                 pass  # the worker died early; its exit status and log tell why
@@ -127,7 +132,12 @@ def run_worker(request, pixels):
                     break
                 Gimp.progress_set_text(message.get("message", ""))
                 Gimp.progress_update(float(message.get("progress", 0.0)))
-            data = worker.stdout.read() if result and result["status"] == "ok" else b""
+            outputs = {}
+            for spec in result.get("outputs", []) if result else []:
+                size = spec["width"] * spec["height"] * spec["channels"] * 4
+                outputs[spec["name"]] = worker.stdout.read(size)
+                if len(outputs[spec["name"]]) != size:
+                    raise SkyError(f"Sky Tools' engine sent a truncated {spec['name']} image")
         finally:
             worker.stdout.close()
             status = worker.wait()
@@ -135,12 +145,12 @@ def run_worker(request, pixels):
             log.seek(0)
             lines = log.read().decode("utf-8", "replace").strip().splitlines()
             raise SkyError(
-                f"Select Sky's engine stopped without an answer (exit status {status}): "
+                f"Sky Tools' engine stopped without an answer (exit status {status}): "
                 + (lines[-1] if lines else "no message")
             )
     if result["status"] != "ok":
         raise SkyError(result.get("message", "unknown error"))
-    return result, data
+    return result, outputs
 
 
 def pixel_format(image):
@@ -230,18 +240,21 @@ def apply_output(image, layer, mask, config):
             image.remove_channel(channel)
 
 
-def target_layer(image, drawables, config):
+def target_layer(image, drawables):
     if image is None:
-        raise SkyError("Select Sky needs an open image.")
+        raise SkyError("Open an image first.")
     if image.get_base_type() == Gimp.ImageBaseType.INDEXED:
         raise SkyError(
-            "Select Sky works on RGB and grayscale images. Convert this indexed image first "
+            "This works on RGB and grayscale images. Convert this indexed image first "
             "(Image > Mode > RGB)."
         )
     layers = [d for d in drawables if isinstance(d, Gimp.Layer)]
     if len(layers) != 1:
-        raise SkyError("Select exactly one layer: Select Sky finds the sky in that layer's pixels.")
-    layer = layers[0]
+        raise SkyError("Select exactly one layer: the sky is found in that layer's pixels.")
+    return layers[0]
+
+
+def check_mask_slot(layer, config):
     if (
         config.get_property("output") == "layer-mask"
         and layer.get_mask() is not None
@@ -251,25 +264,43 @@ def target_layer(image, drawables, config):
             f'The layer "{layer.get_name()}" already has a layer mask. Apply or delete it, '
             'choose another output, or tick "Replace existing mask".'
         )
-    return layer
 
 
-def show_dialog(procedure, config):
-    GimpUi.init(SELECT_SKY)
-    dialog = GimpUi.ProcedureDialog.new(procedure, config, "Select Sky")
-    dialog.fill(
-        [
-            "output",
-            "operation",
-            "replace-mask",
-            "model",
-            "refine",
-            "density",
-            "shift-edge",
-            "feather",
-            "invert",
-        ]
-    )
+SELECT_FIELDS = [
+    "output",
+    "operation",
+    "replace-mask",
+    "model",
+    "refine",
+    "density",
+    "shift-edge",
+    "feather",
+    "invert",
+]
+REPLACE_FIELDS = [
+    "sky-file",
+    "sky-layer",
+    "scale",
+    "offset-x",
+    "offset-y",
+    "flip",
+    "anchor",
+    "shift-edge",
+    "fade-edge",
+    "defringe",
+    "amount",
+    "brightness",
+    "temperature",
+    "lighting",
+    "model",
+    "refine",
+]
+
+
+def show_dialog(procedure, config, name, title, fields):
+    GimpUi.init(name)
+    dialog = GimpUi.ProcedureDialog.new(procedure, config, title)
+    dialog.fill(fields)
     accepted = dialog.run()
     dialog.destroy()
     return accepted
@@ -281,11 +312,14 @@ def error_values(procedure, message):
 
 
 def run_select_sky(procedure, run_mode, image, drawables, config, data):
-    if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(procedure, config):
+    if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(
+        procedure, config, SELECT_SKY, "Select Sky", SELECT_FIELDS
+    ):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
     started = time.perf_counter()
     try:
-        layer = target_layer(image, drawables, config)
+        layer = target_layer(image, drawables)
+        check_mask_slot(layer, config)
         Gimp.progress_init("Select Sky")
         width, height = layer.get_width(), layer.get_height()
         model = config.get_property("model")
@@ -306,14 +340,10 @@ def run_select_sky(procedure, run_mode, image, drawables, config, data):
         }
         pixels = layer_pixels(layer, babl_format)
         read_at = time.perf_counter()
-        result, mask = run_worker(request, pixels)
+        result, outputs = run_worker(request, pixels)
         del pixels
+        mask = outputs["mask"]
         worker_at = time.perf_counter()
-        expected = width * height * 4
-        if len(mask) != expected:
-            raise SkyError(
-                f"Select Sky's engine returned {len(mask)} bytes of mask, expected {expected}"
-            )
         image.undo_group_start()
         try:
             apply_output(image, layer, mask, config)
@@ -337,6 +367,141 @@ def run_select_sky(procedure, run_mode, image, drawables, config, data):
     return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
 
 
+PERCEPTUAL = Gimp.LayerColorSpace.RGB_PERCEPTUAL
+
+
+def sky_pixels(config):
+    """The new sky's pixels (float R'G'B'), from the chosen layer or else the chosen file."""
+    drawable = config.get_property("sky-layer")
+    if drawable is not None:
+        return layer_pixels(drawable, RGB_FLOAT), drawable.get_width(), drawable.get_height()
+    sky_file = config.get_property("sky-file")
+    if sky_file is None:
+        raise SkyError("Choose the new sky: an image file or a layer of an open image.")
+    try:
+        sky_image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, sky_file)
+    except GLib.Error as exc:
+        name = sky_file.get_parse_name()
+        raise SkyError(f"Cannot open the sky image {name}: {exc.message}") from None
+    if sky_image is None:
+        raise SkyError(f"Cannot open the sky image {sky_file.get_parse_name()}.")
+    try:
+        flat = sky_image.flatten()
+        return layer_pixels(flat, RGB_FLOAT), flat.get_width(), flat.get_height()
+    finally:
+        sky_image.delete()
+
+
+def new_layer(image, name, layer, pixels):
+    """A layer of ``layer``'s size and place holding float R'G'B' ``pixels``."""
+    kind = Gimp.ImageType.GRAY_IMAGE
+    if image.get_base_type() == Gimp.ImageBaseType.RGB:
+        kind = Gimp.ImageType.RGB_IMAGE
+    width, height = layer.get_width(), layer.get_height()
+    created = Gimp.Layer.new(image, name, width, height, kind, 100.0, Gimp.LayerMode.NORMAL)
+    buffer = created.get_buffer()
+    buffer.set(Gegl.Rectangle.new(0, 0, width, height), RGB_FLOAT, pixels)
+    buffer.flush()
+    return created
+
+
+def perceptual(item):
+    # skycore mixes sRGB values; blending in the same space makes the stack equal its composite.
+    item.set_blend_space(PERCEPTUAL)
+    item.set_composite_space(PERCEPTUAL)
+    return item
+
+
+def build_replacement(image, layer, outputs):
+    """The editable layer stack of a sky replacement, above ``layer``; returns the group.
+
+    Sky Replacement (group)
+        Foreground (group)
+            Foreground adjustment (clipped to the backdrop: colour only where Original shows)
+            Original (a copy of the layer, its mask = the foreground alpha)
+        Sky
+    """
+    _, offset_x, offset_y = layer.get_offsets()
+    group = perceptual(Gimp.GroupLayer.new(image, "Sky Replacement"))
+    image.insert_layer(group, layer.get_parent(), image.get_item_position(layer))
+    sky = perceptual(new_layer(image, "Sky", layer, outputs["sky"]))
+    image.insert_layer(sky, group, 0)
+    foreground = perceptual(Gimp.GroupLayer.new(image, "Foreground"))
+    image.insert_layer(foreground, group, 0)
+    original = perceptual(layer.copy())
+    original.set_name("Original")
+    if original.get_mask() is not None:
+        original.remove_mask(Gimp.MaskApplyMode.DISCARD)
+    alpha = original.create_mask(Gimp.AddMaskType.WHITE)
+    write_mask(alpha, 0, 0, layer.get_width(), layer.get_height(), outputs["alpha"])
+    original.add_mask(alpha)
+    image.insert_layer(original, foreground, 0)
+    adjustment = perceptual(new_layer(image, "Foreground adjustment", layer, outputs["foreground"]))
+    adjustment.set_composite_mode(Gimp.LayerCompositeMode.CLIP_TO_BACKDROP)
+    image.insert_layer(adjustment, foreground, 0)
+    for item in (sky, original, adjustment):
+        item.set_offsets(offset_x, offset_y)
+    return group
+
+
+def run_replace_sky(procedure, run_mode, image, drawables, config, data):
+    if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(
+        procedure, config, REPLACE_SKY, "Replace Sky", REPLACE_FIELDS
+    ):
+        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
+    try:
+        layer = target_layer(image, drawables)
+        Gimp.progress_init("Replace Sky")
+        sky, sky_width, sky_height = sky_pixels(config)
+        width, height = layer.get_width(), layer.get_height()
+        babl_format, dtype = pixel_format(image)
+        model = config.get_property("model")
+        request = {
+            "protocol": PROTOCOL,
+            "task": "replace",
+            "inputs": [
+                {"name": "image", "width": width, "height": height, "channels": 3, "dtype": dtype},
+                {"name": "sky", "width": sky_width, "height": sky_height, "channels": 3},
+            ],
+            "options": {
+                "model": None if model == "default" else model,
+                "refine": config.get_property("refine"),
+                "anchor": config.get_property("anchor"),
+                **{
+                    key.replace("-", "_"): config.get_property(key)
+                    for key in (
+                        "scale",
+                        "offset-x",
+                        "offset-y",
+                        "flip",
+                        "shift-edge",
+                        "fade-edge",
+                        "defringe",
+                        "amount",
+                        "brightness",
+                        "temperature",
+                        "lighting",
+                    )
+                },
+            },
+        }
+        _, outputs = run_worker(request, layer_pixels(layer, babl_format), sky)
+        image.undo_group_start()
+        try:
+            group = build_replacement(image, layer, outputs)
+        finally:
+            image.undo_group_end()
+        Gimp.displays_flush()
+    except SkyError as exc:
+        return error_values(procedure, str(exc))
+    finally:
+        Gimp.progress_end()
+    values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
+    values.remove(1)
+    values.insert(1, GObject.Value(Gimp.Layer, group))
+    return values
+
+
 def choice(entries):
     options = Gimp.Choice.new()
     for index, (nick, label, help_text) in enumerate(entries):
@@ -344,82 +509,154 @@ def choice(entries):
     return options
 
 
+def add_model_arguments(procedure, flags):
+    models = [("default", "Default model", "The model install.py marked as default")]
+    models += [(model_id, model_id, "") for model_id in installed_model_ids()]
+    procedure.add_choice_argument(
+        "model", "Mo_del", "Sky segmentation model", choice(models), "default", flags
+    )
+    procedure.add_boolean_argument(
+        "refine", "Re_fine edges", "Refine the edge at full resolution (recommended)", True, flags
+    )
+
+
+def define_select_sky(procedure, flags):
+    procedure.set_menu_label("Sk_y...")
+    procedure.add_menu_path("<Image>/Select")
+    procedure.set_documentation(
+        "Select the sky",
+        "Finds the sky in the selected layer with a segmentation model, refines the edge "
+        "at full resolution, and makes it a selection, a layer mask or a channel. The "
+        "layer's pixels are not changed.",
+        SELECT_SKY,
+    )
+    procedure.add_choice_argument(
+        "output", "_Output", "Where the sky mask goes", choice(OUTPUTS), "selection", flags
+    )
+    procedure.add_choice_argument(
+        "operation",
+        "Selection _mode",
+        "How the sky combines with the current selection",
+        choice([(nick, label, "") for nick, label, _ in OPERATIONS]),
+        "replace",
+        flags,
+    )
+    procedure.add_boolean_argument(
+        "replace-mask",
+        "_Replace existing mask",
+        "For the layer-mask output: replace a mask the layer already has",
+        False,
+        flags,
+    )
+    add_model_arguments(procedure, flags)
+    procedure.add_boolean_argument(
+        "density",
+        "Colour _density",
+        "Re-estimate uncertain pixels from the sky's colours",
+        False,
+        flags,
+    )
+    procedure.add_int_argument(
+        "shift-edge", "_Shift edge", "Grow (+) or shrink (-) the sky, in pixels", -500, 500, 0,
+        flags,
+    )  # fmt: skip
+    procedure.add_double_argument(
+        "feather", "F_eather", "Feather radius in pixels", 0.0, 500.0, 0.0, flags
+    )
+    procedure.add_boolean_argument(
+        "invert", "_Invert", "Select everything but the sky", False, flags
+    )
+
+
+ANCHORS = (
+    ("horizon", "Horizon", "The sky image's bottom sits on the bottom of the sky region"),
+    ("top", "Top", "The sky image's top sits on the top of the sky region"),
+)
+
+
+def define_replace_sky(procedure, flags):
+    procedure.set_menu_label("Replace _Sky...")
+    procedure.add_menu_path("<Image>/Filters/Light and Shadow")
+    procedure.set_documentation(
+        "Replace the sky with another sky image",
+        "Finds the sky in the selected layer and puts a new sky behind the foreground, as "
+        'editable layers in a "Sky Replacement" group: the placed sky, a copy of the layer '
+        "with a layer mask, and the foreground colour adjustment. The layer itself is not "
+        "changed.",
+        REPLACE_SKY,
+    )
+    procedure.add_file_argument(
+        "sky-file", "Sky _image", "Image file of the new sky", Gimp.FileChooserAction.OPEN,
+        True, None, flags,
+    )  # fmt: skip
+    procedure.add_drawable_argument(
+        "sky-layer", "Sky _layer", "A layer to use as the new sky instead of a file", True, flags
+    )
+    procedure.add_double_argument(
+        "scale", "S_cale", "Zoom of the sky on top of just covering the sky region",
+        0.25, 8.0, 1.0, flags,
+    )  # fmt: skip
+    procedure.add_double_argument(
+        "offset-x", "Offset _X", "Move the sky right (+) or left, as a share of the width",
+        -1.0, 1.0, 0.0, flags,
+    )  # fmt: skip
+    procedure.add_double_argument(
+        "offset-y", "Offset _Y", "Move the sky down (+) or up, as a share of the height",
+        -1.0, 1.0, 0.0, flags,
+    )  # fmt: skip
+    procedure.add_boolean_argument("flip", "_Flip", "Mirror the sky left-right", False, flags)
+    procedure.add_choice_argument(
+        "anchor", "_Anchor", "Where the sky image is pinned", choice(ANCHORS), "horizon", flags
+    )
+    procedure.add_double_argument(
+        "shift-edge", "S_hift edge", "Grow (+) the new sky into the foreground or shrink it, px",
+        -100.0, 100.0, 0.0, flags,
+    )  # fmt: skip
+    procedure.add_double_argument(
+        "fade-edge", "Fa_de edge", "Extra softness of the edge (feather radius, px)",
+        0.0, 200.0, 0.0, flags,
+    )  # fmt: skip
+    procedure.add_boolean_argument(
+        "defringe", "_Defringe", "Remove the old sky's colour from soft edges", True, flags
+    )
+    procedure.add_double_argument(
+        "amount", "Harmonise a_mount", "How much the foreground takes the new sky's light",
+        0.0, 1.0, 0.5, flags,
+    )  # fmt: skip
+    procedure.add_double_argument(
+        "brightness", "_Brightness", "Extra foreground exposure, stops", -2.0, 2.0, 0.0, flags
+    )
+    procedure.add_double_argument(
+        "temperature", "_Temperature", "Extra foreground colour: cooler (-) or warmer (+)",
+        -1.0, 1.0, 0.0, flags,
+    )  # fmt: skip
+    procedure.add_double_argument(
+        "lighting", "_Lighting", "Tint the foreground near the horizon with the sky's colour",
+        0.0, 1.0, 0.3, flags,
+    )  # fmt: skip
+    add_model_arguments(procedure, flags)
+    procedure.add_layer_return_value(
+        "group", "Group", 'The new "Sky Replacement" layer group', False, flags
+    )
+
+
 class SkyTools(Gimp.PlugIn):
     def do_query_procedures(self):
-        return [SELECT_SKY]
+        return [SELECT_SKY, REPLACE_SKY]
 
     def do_set_i18n(self, name):
         return False
 
     def do_create_procedure(self, name):
-        procedure = Gimp.ImageProcedure.new(
-            self, name, Gimp.PDBProcType.PLUGIN, run_select_sky, None
-        )
+        run, define = {
+            SELECT_SKY: (run_select_sky, define_select_sky),
+            REPLACE_SKY: (run_replace_sky, define_replace_sky),
+        }[name]
+        procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run, None)
         procedure.set_image_types("RGB*, GRAY*")
         procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
-        procedure.set_menu_label("Sk_y...")
-        procedure.add_menu_path("<Image>/Select")
-        procedure.set_documentation(
-            "Select the sky",
-            "Finds the sky in the selected layer with a segmentation model, refines the edge "
-            "at full resolution, and makes it a selection, a layer mask or a channel. The "
-            "layer's pixels are not changed.",
-            name,
-        )
         procedure.set_attribution("skycore authors", "skycore authors", "2026")
-        flags = GObject.ParamFlags.READWRITE
-        procedure.add_choice_argument(
-            "output", "_Output", "Where the sky mask goes", choice(OUTPUTS), "selection", flags
-        )
-        procedure.add_choice_argument(
-            "operation",
-            "Selection _mode",
-            "How the sky combines with the current selection",
-            choice([(nick, label, "") for nick, label, _ in OPERATIONS]),
-            "replace",
-            flags,
-        )
-        procedure.add_boolean_argument(
-            "replace-mask",
-            "_Replace existing mask",
-            "For the layer-mask output: replace a mask the layer already has",
-            False,
-            flags,
-        )
-        models = [("default", "Default model", "The model install.py marked as default")]
-        models += [(model_id, model_id, "") for model_id in installed_model_ids()]
-        procedure.add_choice_argument(
-            "model", "Mo_del", "Sky segmentation model", choice(models), "default", flags
-        )
-        procedure.add_boolean_argument(
-            "refine",
-            "Re_fine edges",
-            "Refine the edge at full resolution (recommended)",
-            True,
-            flags,
-        )
-        procedure.add_boolean_argument(
-            "density",
-            "Colour _density",
-            "Re-estimate uncertain pixels from the sky's colours",
-            False,
-            flags,
-        )
-        procedure.add_int_argument(
-            "shift-edge",
-            "_Shift edge",
-            "Grow (+) or shrink (-) the sky, in pixels",
-            -500,
-            500,
-            0,
-            flags,
-        )
-        procedure.add_double_argument(
-            "feather", "F_eather", "Feather radius in pixels", 0.0, 500.0, 0.0, flags
-        )
-        procedure.add_boolean_argument(
-            "invert", "_Invert", "Select everything but the sky", False, flags
-        )
+        define(procedure, GObject.ParamFlags.READWRITE)
         return procedure
 
 
