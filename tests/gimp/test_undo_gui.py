@@ -1,4 +1,5 @@
-"""One Ctrl+Z in the GIMP 3 GUI undoes a whole Select Sky run (each output mode).
+"""One Ctrl+Z in the GIMP 3 GUI undoes a whole Select Sky run (each output mode) and a whole
+Replace Sky run.
 
 GIMP's PDB offers no undo, so this runs the real GUI on Xvfb (gimp-gui-shot's rootfs) and
 presses Ctrl+Z in the image window between runs (undo_gui.sh, undo_gui_batch.py).
@@ -11,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from harness import MODEL, PHOTOS, Gimp, unavailable_reason
+from harness import MODEL, PHOTOS, SHARED, Gimp, unavailable_reason
 
 HERE = Path(__file__).resolve().parent
 
@@ -36,6 +37,7 @@ def undo_results(tmp_path_factory) -> dict:
             "UNDO_WORK": str(work),
             "UNDO_BATCH": str(HERE / "undo_gui_batch.py"),
             "UNDO_IMAGE": str(PHOTOS / "wikimedia_036.jpg"),
+            "UNDO_SKY": str(SHARED / "data" / "skies" / "kirainmoe_cumulus_blue.jpg"),
             "UNDO_TIMEOUT": "300",
         },
     )
@@ -44,7 +46,7 @@ def undo_results(tmp_path_factory) -> dict:
     return json.loads((work / "results.json").read_text())
 
 
-@pytest.mark.parametrize("name", ["selection_add", "layer_mask", "channel"])
+@pytest.mark.parametrize("name", ["selection_add", "layer_mask", "channel", "replace_sky"])
 def test_one_undo_restores_the_image(undo_results, name):
     record = undo_results[name]
     assert record["status"] == "success"

@@ -1,7 +1,7 @@
 # Batch code for undo_gui.sh, run by the GIMP 3 GUI after it opened the photo (python-fu-eval
 # has imported Gimp, Gegl, Gio, GLib and GObject: hence the noqa). For each output mode it
-# records the image's state, runs plug-in-select-sky, records it again, asks the driver for one
-# Ctrl+Z and records the state after it.
+# records the image's state, runs plug-in-select-sky (then plug-in-replace-sky), records it
+# again, asks the driver for one Ctrl+Z and records the state after it.
 # ruff: noqa: F821
 import hashlib
 import json
@@ -12,7 +12,7 @@ W = os.environ["UNDO_WORK"]
 TIMEOUT = float(os.environ["UNDO_TIMEOUT"])
 image = Gimp.get_images()[0]
 layer = image.get_layers()[0]
-proc = Gimp.get_pdb().lookup_procedure("plug-in-select-sky")
+SKY_FILE = Gio.File.new_for_path(os.environ["UNDO_SKY"])
 
 
 def state():
@@ -48,15 +48,17 @@ def undo_once(number):
 
 results = {}
 image.select_rectangle(Gimp.ChannelOps.REPLACE, 40, 30, 200, 120)
-for number, (name, options) in enumerate(
+for number, (name, procedure, options) in enumerate(
     [
-        ("selection_add", {"operation": "add", "feather": 3.0}),
-        ("layer_mask", {"output": "layer-mask", "shift-edge": 4}),
-        ("channel", {"output": "channel", "invert": True}),
+        ("selection_add", "plug-in-select-sky", {"operation": "add", "feather": 3.0}),
+        ("layer_mask", "plug-in-select-sky", {"output": "layer-mask", "shift-edge": 4}),
+        ("channel", "plug-in-select-sky", {"output": "channel", "invert": True}),
+        ("replace_sky", "plug-in-replace-sky", {"sky-file": SKY_FILE}),
     ],
     start=1,
 ):
     before = state()
+    proc = Gimp.get_pdb().lookup_procedure(procedure)
     config = proc.create_config()
     config.set_property("image", image)
     config.set_core_object_array("drawables", [layer])
