@@ -31,7 +31,7 @@ from .blend import (
     reduce_for_fill,
 )
 from .fit import MIN_SKY_SIDE, SkyPlacement, fit_sky, place_sky, render_sky, sky_region
-from .harmonize import (
+from .harmonization import (
     ForegroundAdjustment,
     apply_adjustment,
     harmonize,
