@@ -297,9 +297,19 @@ REPLACE_FIELDS = [
 ]
 
 
+def only_when(dialog, field, choice_field, nick):
+    """Make ``field`` sensitive only while ``choice_field`` is set to ``nick``."""
+    values = Gimp.ValueArray.new(1)
+    values.append(GObject.Value(GObject.TYPE_STRING, nick))
+    dialog.set_sensitive_if_in(field, None, choice_field, values, True)
+
+
 def show_dialog(procedure, config, name, title, fields):
     GimpUi.init(name)
     dialog = GimpUi.ProcedureDialog.new(procedure, config, title)
+    if name == SELECT_SKY:
+        only_when(dialog, "operation", "output", "selection")
+        only_when(dialog, "replace-mask", "output", "layer-mask")
     dialog.fill(fields)
     accepted = dialog.run()
     dialog.destroy()
