@@ -1,0 +1,116 @@
+"""Make the README's before/after picture with the plug-in in a real GIMP 3.
+
+For each photo: the photo, the "Sky" channel that Select > Sky... made, and the image after
+Filters > Light and Shadow > Replace Sky... with a sky from ``../shared/data/skies`` (licences
+in the SOURCES.md files there). GIMP runs through tests/gimp/harness.py (``gimp-console-3.0``
+or gimp3-env), with the plug-in installed by install.py; OpenCV pastes the panels together.
+
+    python gimp_plugin/docs/make_pictures.py [-o gimp_plugin/docs/select-sky-before-after.jpg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "gimp"))
+from harness import MODEL, PHOTOS, SHARED, Gimp  # noqa: E402
+
+#: (photo, new sky): Kodak images (unrestricted use) and google/sky-optimization ones
+#: (Apache-2.0), so the picture may ship.
+PAIRS = (
+    ("kodak_kodim19.jpg", "crop_kodak_cumulus.jpg"),
+    ("skyopt_212918_orig_crop.jpg", "crop_skyopt_dusk_gradient.jpg"),
+)
+SKIES = SHARED / "data" / "skies"
+ROW_WIDTH = 1500  # each row: three panels of the photo's aspect, about this wide
+
+BATCH = """
+import os
+out = os.environ["PICTURE_OUT"]
+photos = os.environ["PICTURE_PHOTOS"].split(os.pathsep)
+skies = os.environ["PICTURE_SKIES"].split(os.pathsep)
+width = int(os.environ["PICTURE_WIDTH"])
+pdb = Gimp.get_pdb()
+for index, (path, sky) in enumerate(zip(photos, skies)):
+    sky_file = Gio.File.new_for_path(sky)
+    image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(path))
+    image.scale(width, round(image.get_height() * width / image.get_width()))
+    layer = image.get_layers()[0]
+    for name, options in (("select", {"output": "channel"}), ("replace", {"sky-file": sky_file})):
+        proc = pdb.lookup_procedure("plug-in-" + name + "-sky")
+        config = proc.create_config()
+        config.set_property("image", image)
+        config.set_core_object_array("drawables", [layer])
+        for key, value in options.items():
+            config.set_property(key, value)
+        result = proc.run(config)
+        assert result.index(0) == Gimp.PDBStatusType.SUCCESS, result.index(1)
+    for kind in ("photo", "mask", "result"):
+        target = f"{out}/{index}-{kind}.png"
+        if kind == "photo":
+            copy = Gimp.Image.new(image.get_width(), image.get_height(), Gimp.ImageBaseType.RGB)
+            copy.insert_layer(Gimp.Layer.new_from_drawable(layer, copy), None, 0)
+        elif kind == "mask":
+            copy = Gimp.Image.new(image.get_width(), image.get_height(), Gimp.ImageBaseType.GRAY)
+            copy.insert_layer(Gimp.Layer.new_from_drawable(image.get_channels()[0], copy), None, 0)
+        else:
+            copy = image.duplicate()
+            copy.flatten()
+        Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, copy, Gio.File.new_for_path(target), None)
+        copy.delete()
+    image.delete()
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "-o", "--output", type=Path,
+        default=Path(__file__).resolve().parent / "select-sky-before-after.jpg",
+    )  # fmt: skip
+    parser.add_argument("--variant", default="nonumpy", help="gimp3-env variant (harness.py)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="sky-pictures-", dir="/tmp"))
+    gimp = Gimp(args.variant, work)
+    gimp.ensure()
+    done = gimp.install("--model", str(MODEL))
+    if done.returncode != 0:
+        print(done.stderr.decode(), file=sys.stderr)
+        return 1
+    out = work / "panels"
+    out.mkdir()
+    done = gimp.batch(
+        BATCH,
+        env={
+            "PICTURE_OUT": str(out),
+            "PICTURE_PHOTOS": ":".join(str(PHOTOS / photo) for photo, _ in PAIRS),
+            "PICTURE_SKIES": ":".join(str(SKIES / sky) for _, sky in PAIRS),
+            "PICTURE_WIDTH": str(ROW_WIDTH // 3 - 4),
+        },
+    )
+    if done.returncode != 0:
+        print(done.stderr.decode()[-3000:], file=sys.stderr)
+        return 1
+    rows = []
+    for index in range(len(PAIRS)):
+        panels = [
+            cv2.imread(str(out / f"{index}-{kind}.png"), cv2.IMREAD_COLOR)
+            for kind in ("photo", "mask", "result")
+        ]
+        gap = np.full((panels[0].shape[0], 6, 3), 255, np.uint8)
+        rows.append(np.hstack([panels[0], gap, panels[1], gap, panels[2]]))
+    gap = np.full((6, rows[0].shape[1], 3), 255, np.uint8)
+    picture = np.vstack([rows[0], *[part for row in rows[1:] for part in (gap, row)]])
+    cv2.imwrite(str(args.output), picture, [cv2.IMWRITE_JPEG_QUALITY, 88])
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
