@@ -260,13 +260,11 @@ class Installer:
             self.run([*pip, REPO], python=python)
         return python
 
-    def install_models(self, python: Path) -> list[Path]:
+    def install_models(self, python: Path, entries: list[dict]) -> list[Path]:
         """Copy (or download) each model into the model folder with its own manifest."""
-        names = self.args.model or [None]
         written = []
         self.mkdir(self.model_dir)
-        for index, name in enumerate(names):
-            entry = resolve_model(name)
+        for index, entry in enumerate(entries):
             model_id = str(entry["id"])
             source = Path(entry["_folder"], entry["file"])
             target = self.model_dir / Path(entry["file"]).name
@@ -365,9 +363,11 @@ class Installer:
     def install(self) -> None:
         if not (PLUGIN_SOURCE / f"{PLUGIN_NAME}.py").is_file():
             raise InstallError(f"{PLUGIN_SOURCE} is missing: run install.py from a checkout")
+        # Resolve the models first: a wrong name must fail before minutes of pip.
+        entries = [resolve_model(name) for name in self.args.model or [None]]
         try:
             python = self.python_for_core()
-            models = self.install_models(python)
+            models = self.install_models(python, entries)
             self.install_plugin(python)
             owned = [self.plugin_dir, *models]
             if not self.args.python:
@@ -376,7 +376,10 @@ class Installer:
         except BaseException:
             self.roll_back()
             raise
-        self.say(f"installed: restart GIMP 3, then use Select > Sky... ({self.plugin_dir})")
+        if self.args.dry_run:
+            print("dry run: nothing was changed")
+        else:
+            print(f"installed {self.plugin_dir}: restart GIMP 3, then use Select > Sky...")
 
     def roll_back(self) -> None:
         for path in reversed(self.created):

@@ -141,6 +141,7 @@ def test_dry_run_changes_nothing(tmp_path):
     assert "would create the venv" in done.stdout
     assert "would copy the model" in done.stdout
     assert "would install the plug-in" in done.stdout
+    assert done.stdout.endswith("dry run: nothing was changed\n")
     assert tree(tmp_path) == set()
 
 
@@ -164,16 +165,17 @@ def test_failure_leaves_nothing_behind(venv_install, tmp_path):
     assert tree(target) == set()
 
 
-def test_unknown_model_and_missing_python_are_clear_errors(tmp_path):
-    done = run_install(
-        "--gimp-dir", tmp_path / "g", "--data-dir", tmp_path / "d", "--python", sys.executable,
-        "--model", "no-such-model", check=False,
-    )  # fmt: skip
+def test_unknown_model_and_unusable_python_are_clear_errors(tmp_path):
+    target = ("--gimp-dir", tmp_path / "g", "--data-dir", tmp_path / "d")
+    done = run_install(*target, "--model", "no-such-model", check=False)
+    assert done.returncode == 1
+    assert "unknown model 'no-such-model'" in done.stderr
+    done = run_install(*target, "--python", sys.executable, "--model", MODEL, check=False)
     assert done.returncode == 1
     assert "cannot import skycore.worker" in done.stderr
-    done = run_install("--gimp-dir", tmp_path / "g", "--data-dir", tmp_path / "d", "--uninstall",
-                       check=False)  # fmt: skip
+    done = run_install(*target, "--uninstall", check=False)
     assert done.returncode == 1 and "nothing to uninstall" in done.stderr
+    assert tree(tmp_path) == set()
 
 
 @pytest.mark.parametrize(

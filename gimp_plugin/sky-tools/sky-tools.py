@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 import gi
 
@@ -126,7 +127,10 @@ def run_worker(request, *buffers):
                 pass  # the worker died early; its exit status and log tell why
             result = None
             for line in worker.stdout:
-                message = json.loads(line)
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    break  # not the worker's protocol: reported below as no answer
                 if "status" in message:
                     result = message
                     break
@@ -316,6 +320,12 @@ def show_dialog(procedure, config, name, title, fields):
     return accepted
 
 
+def unexpected(procedure, title, exc):
+    """An execution error for a bug or an environment problem; the traceback goes to stderr."""
+    traceback.print_exc()
+    return error_values(procedure, f"{title} failed unexpectedly ({type(exc).__name__}: {exc}).")
+
+
 def error_values(procedure, message):
     error = GLib.Error.new_literal(GLib.quark_from_string("sky-tools"), message, 0)
     return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, error)
@@ -372,6 +382,8 @@ def run_select_sky(procedure, run_mode, image, drawables, config, data):
         Gimp.displays_flush()
     except SkyError as exc:
         return error_values(procedure, str(exc))
+    except Exception as exc:  # GIMP must get an answer it can show, whatever broke
+        return unexpected(procedure, "Select Sky", exc)
     finally:
         Gimp.progress_end()
     return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
@@ -504,6 +516,8 @@ def run_replace_sky(procedure, run_mode, image, drawables, config, data):
         Gimp.displays_flush()
     except SkyError as exc:
         return error_values(procedure, str(exc))
+    except Exception as exc:  # GIMP must get an answer it can show, whatever broke
+        return unexpected(procedure, "Replace Sky", exc)
     finally:
         Gimp.progress_end()
     values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
