@@ -7,7 +7,7 @@ import os
 import cv2
 import numpy as np
 
-from .image import as_float_rgb
+from .image import as_rgb
 from .inference import predict_probability
 from .models import ModelSpec
 from .refinement import refine as refine_probability
@@ -39,7 +39,9 @@ def sky_mask(
     ndarray
         float32 ``HxW`` in ``[0, 1]``, 1 = sky.
     """
-    rgb = as_float_rgb(image)
+    # In the photo's own depth: prediction shrinks it and refinement converts it strip by
+    # strip, so a full-resolution float copy (144 MB at 12 MP) is never made.
+    rgb = as_rgb(image)
     probability = predict_probability(rgb, model)
     if not refine:
         height, width = rgb.shape[:2]

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from skycore import ImageError, as_float_rgb, read_image, write_mask
-from skycore.image import MAX_PIXELS, read_probability
+from skycore.image import MAX_PIXELS, as_rgb, read_probability
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PHOTOS = SHARED / "data" / "photos"
@@ -190,6 +190,44 @@ def test_as_float_rgb_one_nan_pixel_is_refused():
     rgb[17, 23, 1] = np.nan
     with pytest.raises(ImageError, match="NaN"):
         as_float_rgb(rgb)
+
+
+@pytest.mark.parametrize(
+    ("array", "dtype"),
+    [
+        (np.full((2, 3), 51, np.uint8), np.uint8),
+        (np.full((2, 3, 1), 13107, np.uint16), np.uint16),
+        (np.dstack([np.full((2, 3, 3), 51, np.uint8), np.zeros((2, 3), np.uint8)]), np.uint8),
+        (np.full((2, 3, 4), 0.2, np.float32), np.float32),
+        (np.full((2, 3, 3), 0.2, np.float64), np.float32),
+    ],
+    ids=["gray-u8", "gray1-u16", "rgba-u8-transparent", "rgba-f32", "rgb-f64"],
+)
+def test_as_rgb_keeps_depth(array, dtype):
+    rgb = as_rgb(array)
+    assert rgb.shape == (2, 3, 3) and rgb.dtype == dtype
+    np.testing.assert_allclose(as_float_rgb(rgb), 0.2, atol=1e-6)
+
+
+def test_as_rgb_returns_rgb_photos_without_copy():
+    for dtype in (np.uint8, np.uint16, np.float32):
+        photo = np.zeros((4, 5, 3), dtype)
+        assert as_rgb(photo) is photo
+
+
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        (np.zeros((4, 4, 2), np.uint8), "shape"),
+        (np.zeros((0, 4, 3), np.uint8), "empty"),
+        (np.zeros((4, 4, 3), np.int32), "dtype int32"),
+        (np.zeros((4, 4, 3), bool), "dtype bool"),
+    ],
+    ids=["two-channels", "empty", "int32", "bool"],
+)
+def test_as_rgb_refuses(array, message):
+    with pytest.raises(ImageError, match=message):
+        as_rgb(array)
 
 
 def test_read_probability_first_channel_8_and_16_bit(tmp_path):
