@@ -78,13 +78,26 @@ def resize_for_model(image: np.ndarray, height: int, width: int) -> np.ndarray:
     ndarray
         float32 ``height x width x 3``.
     """
-    image = _check_layout(image)
+    image = np.ascontiguousarray(_check_layout(image))
     if image.dtype.kind == "f" and image.dtype != np.float32:
         image = image.astype(np.float32)
+    # Exact halvings take OpenCV's fast area path: from 12 MP uint8 to 448x320, one halving
+    # and a final area step cost 18 ms against 44 ms for one area step. They stop while four
+    # times the target remains, so the final box dominates the blur: halving down to twice the
+    # target greyed u2netp's sky between a photo's masts. Odd sides keep the single step.
+    while (
+        image.shape[0] >= 8 * height
+        and image.shape[1] >= 8 * width
+        and image.shape[0] % 2 == 0
+        and image.shape[1] % 2 == 0
+    ):
+        image = cv2.resize(
+            image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA
+        )
     # Area averaging when shrinking: a plain bilinear resize from megapixels aliases badly.
     shrinking = height < image.shape[0] and width < image.shape[1]
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    small = cv2.resize(np.ascontiguousarray(image), (width, height), interpolation=interpolation)
+    small = cv2.resize(image, (width, height), interpolation=interpolation)
     return as_float_rgb(small)
 
 
