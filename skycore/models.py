@@ -309,6 +309,10 @@ def get_session(spec: ModelSpec):
         threads = _omp_threads() or available_cores()
         options.intra_op_num_threads = threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle pool threads sleep instead of spinning: spinning burns a core that refinement,
+        # or another process on a shared machine, needs next. Measured on 2 loaded cores with
+        # u2netp at 448x320: CPU per run 1.09 s -> 0.87 s, photo -> mask wall 2.5 s -> 2.0 s.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             session = ort.InferenceSession(
                 str(spec.path), sess_options=options, providers=["CPUExecutionProvider"]

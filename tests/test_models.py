@@ -159,6 +159,11 @@ def test_sessions_are_cached():
     assert get_session(spec) is get_session(find_model(U2NETP))
 
 
+def test_session_threads_sleep_instead_of_spinning():
+    options = get_session(find_model(U2NETP)).get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 @pytest.mark.parametrize(
     ("manifest", "message"),
     [
