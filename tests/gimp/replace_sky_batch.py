@@ -33,6 +33,14 @@ def read(drawable, babl_format):
     return drawable.get_buffer().get(rect, 1.0, babl_format, Gegl.AbyssPolicy.NONE)
 
 
+def sent_format(image):
+    """What the plug-in sends for this image: R'G'B' in the image's integer depth, else float."""
+    depth = image.get_precision().value_nick.split("-")[0]
+    return {"u8": ("R'G'B' u8", "uint8"), "u16": ("R'G'B' u16", "uint16")}.get(
+        depth, ("R'G'B' float", "float32")
+    )
+
+
 def dump(name, data):
     with open(os.path.join(OUT, name), "wb") as fh:
         fh.write(data)
@@ -89,7 +97,8 @@ def run(name, image, layer, sky_file=None, sky_layer=None, **options):
     adjustment, original = foreground.get_children()
     sky = group.get_children()[1]
     record["original_equals_layer"] = read(original, RGB) == read(layer, RGB)
-    dump(name + ".photo.f32", read(layer, RGB))
+    babl_format, record["dtype"] = sent_format(image)
+    dump(name + ".photo", read(layer, babl_format))
     dump(name + ".layer-sky.f32", read(sky, RGB))
     dump(name + ".layer-alpha.f32", read(original.get_mask(), "Y float"))
     dump(name + ".layer-foreground.f32", read(adjustment, RGB))

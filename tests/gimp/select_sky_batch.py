@@ -38,6 +38,14 @@ def read(drawable, babl_format, width=None, height=None):
     return drawable.get_buffer().get(rect, 1.0, babl_format, Gegl.AbyssPolicy.NONE)
 
 
+def sent_format(image):
+    """What the plug-in sends for this image: R'G'B' in the image's integer depth, else float."""
+    depth = image.get_precision().value_nick.split("-")[0]
+    return {"u8": ("R'G'B' u8", "uint8"), "u16": ("R'G'B' u16", "uint16")}.get(
+        depth, ("R'G'B' float", "float32")
+    )
+
+
 def dump(name, data):
     with open(os.path.join(OUT, name), "wb") as fh:
         fh.write(data)
@@ -62,7 +70,8 @@ def call(image, drawables, run_mode=NONINTERACTIVE, **options):
 
 def case(name, image, layer, target, run_mode=NONINTERACTIVE, **options):
     """Run the procedure on ``layer`` and record what it did; ``target`` names what to dump."""
-    pixels = read(layer, "R'G'B' float")
+    babl_format, dtype = sent_format(image)
+    pixels = read(layer, babl_format)
     before = read(layer, "R'G'B'A float")
     channels_before = [c.get_name() for c in image.get_channels()]
     layers_before = len(image.get_layers())
@@ -72,6 +81,7 @@ def case(name, image, layer, target, run_mode=NONINTERACTIVE, **options):
     record = {
         "status": status,
         "message": message,
+        "dtype": dtype,
         "seconds": elapsed,
         "options": options,
         "width": layer.get_width(),
@@ -87,7 +97,7 @@ def case(name, image, layer, target, run_mode=NONINTERACTIVE, **options):
         "had_mask": mask_before,
         "has_mask": layer.get_mask() is not None,
     }
-    dump(name + ".pixels.f32", pixels)
+    dump(name + ".pixels", pixels)
     if status == "success":
         if target == "selection":
             result = read(image.get_selection(), "Y float", image.get_width(), image.get_height())
@@ -199,9 +209,11 @@ if XCF_DIR:
             mask = layer.get_mask()
             results["xcf:" + name] = {"has_mask": mask is not None}
             if mask is not None:
-                dump("xcf-" + name + ".pixels.f32", read(layer, "R'G'B' float"))
+                dump("xcf-" + name + ".pixels", read(layer, sent_format(saved)[0]))
                 dump("xcf-" + name + ".result.f32", read(mask, "Y float"))
-                results["xcf:" + name].update(width=layer.get_width(), height=layer.get_height())
+                results["xcf:" + name].update(
+                    width=layer.get_width(), height=layer.get_height(), dtype=sent_format(saved)[1]
+                )
             saved.delete()
 
 with open(os.path.join(OUT, "results.json"), "w") as fh:

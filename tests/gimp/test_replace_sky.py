@@ -80,7 +80,7 @@ def test_layers_and_composite_equal_skycore(replace_run, case, sky_dump, sky_siz
     results, out = replace_run
     record = results[case]
     width, height = record["width"], record["height"]
-    photo = load(out, f"{case}.photo.f32", height, width)
+    photo = np.fromfile(out / f"{case}.photo", record["dtype"]).reshape(height, width, 3)
     sky_width, sky_height = results[sky_size_key]
     sky = load(out, sky_dump, sky_height, sky_width)
     mask = skycore.sky_mask(photo, model=str(MODEL))
@@ -100,7 +100,7 @@ def test_layers_and_composite_equal_skycore(replace_run, case, sky_dump, sky_siz
     error = float(np.abs(region - expected.composite).mean())
     assert error <= TOLERANCE, f"{case}: the image shows {error:.5f} off skycore's composite"
     # Not vacuous: the new sky differs from the old one where the sky was.
-    assert float(np.abs(expected.composite - photo).mean()) > 10 * TOLERANCE
+    assert float(np.abs(expected.composite - skycore.as_float_rgb(photo)).mean()) > 10 * TOLERANCE
 
 
 def test_replace_bad_cases_are_clear_errors(replace_run):
