@@ -229,6 +229,8 @@ class Installer:
         if self.args.python:
             python = Path(self.args.python)
             self.say(f"use the existing Python {python} (it must import skycore)")
+            if not python.is_file():
+                raise InstallError(f"--python {python}: no such file")
             if not self.args.dry_run:
                 check = subprocess.run(
                     [str(python), "-I", "-c", "import skycore.worker"], capture_output=True

@@ -1,8 +1,9 @@
 """install.py on this machine (no GIMP needed): venv, model, plug-in, record, uninstall.
 
 The real venv is made once per session with ``--system-site-packages --offline`` (the test
-machine's Python already has skycore's dependencies); the other tests reuse its Python with
-``--python`` to stay fast. tests/gimp runs install.py inside a real GIMP 3 environment.
+Python already has skycore's dependencies); the other tests reuse a Python that imports skycore
+with ``--python`` to stay fast. tests/gimp runs install.py (venv and pip from the index) inside
+a real GIMP 3 environment.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def tree(folder: Path) -> set[str]:
 @pytest.fixture(scope="session")
 def venv_install(tmp_path_factory):
     """A complete install with a fresh venv; returns (gimp dir, data dir, install output)."""
+    if sys.prefix != sys.base_prefix:
+        pytest.skip(
+            "the test Python is itself a venv, whose packages a --system-site-packages venv "
+            "does not see (it sees the base Python's); tests/gimp covers making the venv"
+        )
     root = tmp_path_factory.mktemp("venv-install")
     gimp, data = root / "gimp", root / "data"
     done = run_install(
@@ -83,6 +89,16 @@ def test_install_makes_venv_model_plugin_config_and_record(venv_install):
     assert "run:" in output and "--no-index" in output
 
 
+@pytest.fixture(scope="session")
+def skycore_python(request) -> Path:
+    """A Python that imports skycore in isolated mode: this one, else the venv install's."""
+    check = subprocess.run([sys.executable, "-I", "-c", "import skycore.worker"], cwd="/")
+    if check.returncode == 0:
+        return Path(sys.executable)
+    _, data, _ = request.getfixturevalue("venv_install")
+    return data / "venv" / "bin" / "python"
+
+
 def test_installed_environment_runs_the_worker_with_the_default_model(venv_install):
     _, data, _ = venv_install
     pixels = np.zeros((48, 64, 3), np.float32)
@@ -107,10 +123,9 @@ def test_installed_environment_runs_the_worker_with_the_default_model(venv_insta
 
 
 def test_reinstall_is_idempotent_and_uninstall_removes_exactly_what_was_installed(
-    venv_install, tmp_path
+    skycore_python, tmp_path
 ):
-    _, data, _ = venv_install
-    python = data / "venv" / "bin" / "python"
+    python = skycore_python
     gimp, own = tmp_path / "gimp", tmp_path / "data"
     other_plugin = gimp / "plug-ins" / "someone-elses" / "someone-elses.py"
     other_plugin.parent.mkdir(parents=True)
@@ -145,9 +160,8 @@ def test_dry_run_changes_nothing(tmp_path):
     assert tree(tmp_path) == set()
 
 
-def test_failure_leaves_nothing_behind(venv_install, tmp_path):
-    _, data, _ = venv_install
-    python = data / "venv" / "bin" / "python"
+def test_failure_leaves_nothing_behind(skycore_python, tmp_path):
+    python = skycore_python
     models = tmp_path / "bad-models"
     models.mkdir()
     (models / "broken.onnx").write_bytes(b"not the model the manifest describes")
@@ -170,12 +184,17 @@ def test_unknown_model_and_unusable_python_are_clear_errors(tmp_path):
     done = run_install(*target, "--model", "no-such-model", check=False)
     assert done.returncode == 1
     assert "unknown model 'no-such-model'" in done.stderr
-    done = run_install(*target, "--python", sys.executable, "--model", MODEL, check=False)
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    done = run_install(*target, "--python", bare / "bin" / "python", "--model", MODEL, check=False)
     assert done.returncode == 1
     assert "cannot import skycore.worker" in done.stderr
+    done = run_install(*target, "--python", tmp_path / "nope", "--model", MODEL, check=False)
+    assert done.returncode == 1
+    assert "no such file" in done.stderr
     done = run_install(*target, "--uninstall", check=False)
     assert done.returncode == 1 and "nothing to uninstall" in done.stderr
-    assert tree(tmp_path) == set()
+    assert not (tmp_path / "g").exists() and not (tmp_path / "d").exists()
 
 
 @pytest.mark.parametrize(
