@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 from .image import as_float_rgb
 
@@ -58,7 +57,25 @@ def colour_density(colours: np.ndarray, *, sigma: float = 0.02, bins: int = 32) 
         return np.zeros((bins, bins, bins), np.float32)
     counts = np.bincount(_bin_index(colours, bins), minlength=bins**3).astype(np.float32)
     histogram = counts.reshape(bins, bins, bins) * np.float32(bins**3 / len(colours))
-    return ndimage.gaussian_filter(histogram, sigma * bins, mode="constant")
+    blur = _gaussian_matrix(bins, sigma * bins)
+    # The 3-D Gaussian is separable: one matrix product per colour axis.
+    for axis in range(3):
+        histogram = np.moveaxis(np.tensordot(blur, histogram, axes=(1, axis)), 0, axis)
+    return histogram.astype(np.float32)
+
+
+def _gaussian_matrix(size: int, sigma: float) -> np.ndarray:
+    """``size x size`` matrix of a 1-D Gaussian blur with zero padding outside the grid.
+
+    Each row is normalised as the kernel on an unbounded grid would be, so mass blurred off
+    the edge of the colour cube is lost, not folded back.
+    """
+    if sigma <= 0:
+        return np.eye(size, dtype=np.float32)
+    reach = size + int(np.ceil(4 * sigma))
+    norm = np.exp(-(np.arange(-reach, reach + 1) ** 2) / (2 * sigma**2)).sum()
+    offsets = np.arange(size)[:, None] - np.arange(size)[None, :]
+    return (np.exp(-(offsets**2) / (2 * sigma**2)) / norm).astype(np.float32)
 
 
 def uncertain_region(
@@ -74,9 +91,9 @@ def uncertain_region(
     ground = (probability < low).astype(np.uint8)
     size = 2 * radius + 1
     kernel = np.ones((size, size), np.uint8)
-    near_sky = ndimage.binary_dilation(sky, kernel)
-    near_ground = ndimage.binary_dilation(ground, kernel)
-    return (near_sky & near_ground) | ~(sky.astype(bool) | ground.astype(bool))
+    near_sky = cv2.dilate(sky, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
+    near_ground = cv2.dilate(ground, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
+    return (near_sky & near_ground) | ((sky | ground) == 0)
 
 
 def estimate_uncertain_probability(
