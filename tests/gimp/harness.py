@@ -165,3 +165,14 @@ class Gimp:
             "--quit",
         ]
         return self.run(argv, env=env, stdin=code.encode(), cwd=cwd, binds=binds, timeout=timeout)
+
+
+if __name__ == "__main__":
+    # `python -m tests.gimp.harness`: build (or check) every GIMP environment the tests use, so
+    # CI shows this one-off cost as its own step.
+    import tempfile
+
+    for name in dict.fromkeys([*selected_variants(), "gui"]):
+        if name != "native":
+            print(f"gimp3-env ensure ({name})", flush=True)
+            Gimp(name, Path(tempfile.mkdtemp(prefix="skycore-gimp-"))).ensure()
