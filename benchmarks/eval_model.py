@@ -124,30 +124,32 @@ def photo_figures(models: dict, figure: Path | None) -> None:
         write_figure(rows, ["reference", "model"], figure)
 
 
-def write_figure(rows: list, names: list[str], path: Path, height: int = 150) -> None:
-    """Photo | each model's refined mask as a magenta overlay, one held-out photo per row."""
+def write_figure(rows: list, names: list[str], path: Path, width: int = 220) -> None:
+    """Photo | each model's refined mask as a magenta overlay; two held-out photos per line."""
     tiles = []
     for rgb, *masks in rows:
-        width = round(rgb.shape[1] * height / rgb.shape[0])
+        height = round(rgb.shape[0] * width / rgb.shape[1])
         small = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
         cells = [small]
         for mask in masks:
             m = cv2.resize(mask, (width, height), interpolation=cv2.INTER_AREA)[..., None]
             tint = np.array([255, 0, 255], np.float32)
             cells.append((small * (1 - 0.55 * m) + tint * 0.55 * m).astype(np.uint8))
-        tiles.append(np.concatenate(cells, axis=1))
-    # Pad rows to one width, two photos side by side per line to keep the picture compact.
-    full = max(t.shape[1] for t in tiles)
-    tiles = [
-        np.pad(t, ((0, 4), (0, full - t.shape[1] + 8), (0, 0)), constant_values=255) for t in tiles
-    ]
+        gap = np.full((height, 4, 3), 255, np.uint8)
+        tiles.append(np.concatenate([c for cell in cells for c in (cell, gap)], axis=1))
     if len(tiles) % 2:
-        tiles.append(np.full_like(tiles[0], 255))
-    grid = np.concatenate(
-        [np.concatenate(tiles[i : i + 2], axis=1) for i in range(0, len(tiles), 2)], axis=0
-    )
+        tiles.append(np.full((1, tiles[0].shape[1], 3), 255, np.uint8))
+    lines = []
+    for left, right in zip(tiles[::2], tiles[1::2], strict=True):
+        tall = max(left.shape[0], right.shape[0]) + 6
+        pad = [
+            np.pad(t, ((0, tall - t.shape[0]), (0, 0), (0, 0)), constant_values=255)
+            for t in (left, right)
+        ]
+        lines.append(np.concatenate([pad[0], np.full((tall, 16, 3), 255, np.uint8), pad[1]], 1))
+    grid = np.concatenate(lines, axis=0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 82])
+    cv2.imwrite(str(path), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
     print(f"\nwrote {path} (columns per photo: photo, {', '.join(names)})")
 
 

@@ -198,3 +198,46 @@ def test_training_resumes_and_exports_a_matching_onnx_model(tmp_path):
     assert manifest["models"][0]["onnx"]["max_abs_diff_vs_pytorch"] < 1e-4
     probability = predict_probability(np.zeros((120, 200, 3), np.uint8), model=onnx_path)
     assert probability.ndim == 2 and probability.shape[0] % 32 == 0
+
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+def test_shipped_model_is_small_default_and_intact():
+    from skycore.models import file_sha256, find_model, read_manifest
+
+    (spec,) = read_manifest(MODELS / "skyseg-lite.json")
+    assert spec.default and spec.id == "skyseg-lite"
+    assert spec.path.stat().st_size <= 6 * 1024 * 1024
+    assert spec.sha256 == file_sha256(spec.path)
+    assert find_model("skyseg-lite").path == spec.path
+    manifest = json.loads((MODELS / "skyseg-lite.json").read_text())["models"][0]
+    assert manifest["onnx"]["opset"] >= 17
+
+
+@needs_stellarium
+def test_shipped_model_finds_the_sky_of_held_out_composites():
+    from skycore import sky_mask
+
+    landscapes = list_landscapes()
+    skies = held_out_skies()
+    rng = np.random.default_rng(11)
+    ious = []
+    for i in range(4):
+        image, truth = make_composite(
+            landscapes[i], skies[i], size=(640, 480), rng=rng, split="held_out"
+        )
+        mask = sky_mask(image, model=MODELS / "skyseg-lite.onnx") > 0.5
+        sky = truth > 0.5
+        ious.append(np.logical_and(mask, sky).sum() / np.logical_or(mask, sky).sum())
+    assert np.mean(ious) > 0.85
+
+
+def test_shipped_model_separates_sky_from_ground_on_a_real_photo():
+    from skycore import read_image, sky_mask
+
+    # kodim16 (held out): sea with an even sky over the top third.
+    mask = sky_mask(read_image(SHARED / "data/photos/kodak_kodim16.jpg"), model="skyseg-lite")
+    rows = mask.shape[0]
+    assert mask[: rows // 6].mean() > 0.9
+    assert mask[-rows // 4 :].mean() < 0.05
