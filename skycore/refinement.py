@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from .density import estimate_uncertain_probability
-from .image import as_float_rgb, check_image_size
+from .image import as_float_rgb, as_rgb
 
 #: Added to the diagonal of each cell's colour covariance (the guided filter's epsilon).
 COVARIANCE_EPSILON = 0.01**2
@@ -310,7 +310,7 @@ def refine(
     .. [1] O. Liba et al., "Sky Optimization: Semantically aware image processing of skies in
        low-light photography", CVPR Workshops 2020, arXiv:2006.10172.
     """
-    image = _as_rgb_any_depth(image)
+    image = as_rgb(image)
     if seed_compatible:
         height, width = image.shape[:2]
         full_probability = _probability_at(probability, height, width)
@@ -333,15 +333,6 @@ def refine(
         mask = cv2.bilateralFilter(mask * 255, 0, 20, 10) * np.float32(1 / 255)
         np.clip(mask, 0, 1, out=mask)
     return mask
-
-
-def _as_rgb_any_depth(image: np.ndarray) -> np.ndarray:
-    """RGB ``HxWx3`` in its own depth (uint8, uint16 or float32); other layouts via float."""
-    image = np.asarray(image)
-    if image.ndim == 3 and image.shape[2] == 3 and image.dtype in (np.uint8, np.uint16):
-        check_image_size(*image.shape[:2])
-        return image
-    return as_float_rgb(image)
 
 
 def _refine_scaled_grid(
