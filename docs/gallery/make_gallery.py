@@ -1,13 +1,15 @@
 """Rebuild the README gallery: before / mask / after for a few photos, made by the CLI.
 
-Run from the repository root (needs ``../shared`` beside it)::
+Run from the repository root::
 
     python docs/gallery/make_gallery.py
 
-For each photo, ``skycore replace`` runs with default options and ``--save-mask``; the photo,
-the mask and the result are then scaled to 384 px wide as JPEGs here. A second set shows a
-plain alpha blend (``--no-defringe``) next to the default defringed blend, enlarged 3x at a
-tree line, with harmonisation off so only the edges differ.
+Only files in the repository are used: the photos in ``samples/``, the skies in ``skies/``
+(licences in the SOURCES.md files there) and the default model (no ``--model``). For each
+photo, ``skycore replace`` runs with default options and ``--save-mask``; the photo, the mask
+and the result are then scaled to 384 px wide as JPEGs here. A second set shows a plain alpha
+blend (``--no-defringe``) next to the default defringed blend, enlarged 3x at bare branches
+against the sky, with harmonisation off so only the edges differ.
 """
 
 from __future__ import annotations
@@ -22,23 +24,19 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared"
-PHOTOS = SHARED / "data" / "photos"
-MODEL = SHARED / "models" / "skyseg-u2netp.onnx"
+PHOTOS = ROOT / "samples"
 GALLERY = ROOT / "docs" / "gallery"
 SKIES = ROOT / "skies"
 
-#: (photo in ../shared/data/photos, sky in skies/); Kodak (unrestricted) and
-#: google/sky-optimization (Apache-2.0) photos only.
+#: (photo in samples/, sky in skies/).
 PAIRS = (
-    ("kodak_kodim13", "storm_clouds"),
-    ("kodak_kodim21", "sunset_clouds"),
-    ("kodak_kodim22", "dusk_gradient"),
-    ("kodak_kodim16", "day_blue_cirrus"),
-    ("skyopt_204315_img", "sunset_clouds"),
+    ("aitzgorri", "sunset_clouds"),
+    ("picosdeeuropa", "storm_clouds"),
+    ("dragonfly", "dusk_gradient"),
+    ("bridge", "day_blue_cirrus"),
 )
-#: Defringe comparison: photo, sky and the crop (x0, y0, x1, y1) of a tree line.
-EDGE_CROP = ("kodak_kodim13", "sunset_clouds", (0, 0, 300, 100))
+#: Defringe comparison: photo, sky and the crop (x0, y0, x1, y1) of bare branches.
+EDGE_CROP = ("aitzgorri", "sunset_clouds", (1400, 150, 1600, 350))
 WIDTH = 384
 ZOOM = 3
 
@@ -54,8 +52,6 @@ def skycore_replace(photo: Path, sky: Path, output: Path, *options: str) -> None
         str(sky),
         "-o",
         str(output),
-        "--model",
-        str(MODEL),
         *options,
     ]
     subprocess.run(command, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -1,9 +1,10 @@
 """Make the README's before/after picture with the plug-in in a real GIMP 3.
 
 For each photo: the photo, the "Sky" channel that Select > Sky... made, and the image after
-Filters > Light and Shadow > Replace Sky... with a sky from ``../shared/data/skies`` (licences
-in the SOURCES.md files there). GIMP runs through tests/gimp/harness.py (``gimp-console-3.0``
-or gimp3-env), with the plug-in installed by install.py; OpenCV pastes the panels together.
+Filters > Light and Shadow > Replace Sky... Only files in the repository are used: photos from
+``samples/``, skies from ``skies/`` (licences in the SOURCES.md files there) and the default
+model, which install.py installs when given no ``--model``. GIMP runs through
+tests/gimp/harness.py (``gimp-console-3.0`` or gimp3-env); OpenCV pastes the panels together.
 
     python gimp_plugin/docs/make_pictures.py [-o gimp_plugin/docs/select-sky-before-after.jpg]
 """
@@ -19,15 +20,15 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "gimp"))
-from harness import MODEL, PHOTOS, SHARED, Gimp  # noqa: E402
+from harness import CACHE, REPO, Gimp  # noqa: E402
 
-#: (photo, new sky): Kodak images (unrestricted use) and google/sky-optimization ones
-#: (Apache-2.0), so the picture may ship.
+#: (photo in samples/, new sky in skies/).
 PAIRS = (
-    ("kodak_kodim19.jpg", "crop_kodak_cumulus.jpg"),
-    ("skyopt_212918_orig_crop.jpg", "crop_skyopt_dusk_gradient.jpg"),
+    ("aitzgorri.jpg", "day_blue_cirrus.jpg"),
+    ("bridge.jpg", "sunset_clouds.jpg"),
 )
-SKIES = SHARED / "data" / "skies"
+PHOTOS = REPO / "samples"
+SKIES = REPO / "skies"
 ROW_WIDTH = 1500  # each row: three panels of the photo's aspect, about this wide
 
 BATCH = """
@@ -78,8 +79,11 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sky-pictures-", dir="/tmp"))
     gimp = Gimp(args.variant, work)
+    # A data folder of its own: the tests' one may also hold other models marked default.
+    gimp.data_dir = CACHE / f"{args.variant}-pictures" / "data"
+    gimp.data_dir.mkdir(parents=True, exist_ok=True)
     gimp.ensure()
-    done = gimp.install("--model", str(MODEL))
+    done = gimp.install()
     if done.returncode != 0:
         print(done.stderr.decode(), file=sys.stderr)
         return 1
@@ -94,9 +98,12 @@ def main() -> int:
             "PICTURE_WIDTH": str(ROW_WIDTH // 3 - 4),
         },
     )
+    log = done.stderr.decode()
     if done.returncode != 0:
-        print(done.stderr.decode()[-3000:], file=sys.stderr)
+        print(log[-3000:], file=sys.stderr)
         return 1
+    # The plug-in's own report of each run: the model it used and the sky fraction.
+    print("".join(line for line in log.splitlines(True) if line.startswith("select-sky:")), end="")
     rows = []
     for index in range(len(PAIRS)):
         panels = [
