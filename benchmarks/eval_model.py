@@ -111,15 +111,20 @@ def photo_figures(models: dict, figure: Path | None) -> None:
         print(f"      {photo.path.name:40s} {value:.3f}")
 
     false_sky = {name: [0, 0] for name in models}
+    per_photo = []
     for photo in without:
         rgb = read_photo(photo)
+        shares = []
         for name, model in models.items():
             _, refined = masks_of(rgb, model)
             false_sky[name][0] += int((refined > 0.5).sum())
             false_sky[name][1] += refined.size
+            shares.append(f"{name} {100.0 * float(np.mean(refined > 0.5)):5.1f} %")
+        per_photo.append(f"      {photo.path.name:40s} " + "  ".join(shares))
     print(f"\n3. held-out photos without sky: {len(without)}; false sky (refined mask > 0.5)")
     for name, (sky, total) in false_sky.items():
         print(f"   {name:12s} {100.0 * sky / total:.3f} % of pixels")
+    print("\n".join(per_photo))
     if figure is not None:
         write_figure(rows, ["reference", "model"], figure)
 
