@@ -152,7 +152,9 @@ def predict_probability(
     spec = find_model(model)
     tensor = preprocess(image, spec)
     session = get_session(spec)
-    (output,) = session.run([spec.output_name], {spec.input_name: tensor})
+    input_name = spec.input_name or session.get_inputs()[0].name
+    output_name = spec.output_name or session.get_outputs()[0].name
+    (output,) = session.run([output_name], {input_name: tensor})
     probability = np.asarray(output, dtype=np.float32).reshape(output.shape[-2:])
     if spec.output == "logits":
         probability = 1.0 / (1.0 + np.exp(-probability))

@@ -38,8 +38,8 @@ class ModelSpec:
     id: str
     path: Path
     sha256: str
-    input_name: str
-    output_name: str
+    input_name: str | None
+    output_name: str | None
     input_size: int
     size_multiple: int | None = 32
     dynamic_size: bool = True
@@ -75,6 +75,11 @@ def model_dirs() -> list[Path]:
     return [user_model_dir(), PROJECT_MODEL_DIR]
 
 
+def _optional_name(value: object) -> str | None:
+    # null in a manifest: the publisher does not name the tensor; the graph's first is used.
+    return None if value is None else str(value)
+
+
 def _parse_entry(entry: dict, folder: Path, manifest: Path) -> ModelSpec:
     if not isinstance(entry, dict):
         raise ModelError(f"{manifest}: each entry of 'models' must be an object, got {entry!r}")
@@ -107,8 +112,8 @@ def _parse_entry(entry: dict, folder: Path, manifest: Path) -> ModelSpec:
         id=str(entry["id"]),
         path=folder / file,
         sha256=sha,
-        input_name=str(entry["input_name"]),
-        output_name=str(entry["output_name"]),
+        input_name=_optional_name(entry["input_name"]),
+        output_name=_optional_name(entry["output_name"]),
         input_size=size,
         size_multiple=int(multiple) if multiple else None,
         dynamic_size=bool(entry.get("dynamic_size", True)),
@@ -323,7 +328,9 @@ def get_session(spec: ModelSpec):
             ) from None
         names = {i.name for i in session.get_inputs()}
         outputs = {o.name for o in session.get_outputs()}
-        if spec.input_name not in names or spec.output_name not in outputs:
+        if (spec.input_name is not None and spec.input_name not in names) or (
+            spec.output_name is not None and spec.output_name not in outputs
+        ):
             raise ModelError(
                 f"model {spec.id!r}: manifest names input {spec.input_name!r} and output "
                 f"{spec.output_name!r}, the file has inputs {sorted(names)} and outputs "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -160,3 +162,15 @@ def test_nan_in_12mp_photo_is_refused_after_halving():
     photo[2999, 3999] = np.nan  # the last pixel: a dropped border would miss it
     with pytest.raises(ImageError, match="NaN"):
         resize_for_model(photo, 320, 448)
+
+
+def test_unnamed_tensors_use_the_graph_first_input_and_output(skyline, tmp_path):
+    """A manifest may give null tensor names (a publisher that does not document them)."""
+    entry = json.loads((U2NETP.parent / "models.json").read_text())["models"][0]
+    shutil.copy(U2NETP, tmp_path / U2NETP.name)
+    manifest = {"schema": 1, "models": [{**entry, "input_name": None, "output_name": None}]}
+    (tmp_path / "models.json").write_text(json.dumps(manifest))
+    spec = find_model(tmp_path / U2NETP.name)
+    assert spec.input_name is None and spec.output_name is None
+    unnamed = predict_probability(skyline, spec)
+    np.testing.assert_array_equal(unnamed, predict_probability(skyline, U2NETP))
