@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "gimp"))
-from harness import MODEL, PHOTOS, Gimp, unavailable_reason  # noqa: E402
+from harness import PHOTOS, Gimp, unavailable_reason  # noqa: E402
 
 BATCH = """
 import json, os, time
@@ -63,6 +63,11 @@ def main() -> int:
     parser.add_argument("--width", type=int, default=4000)
     parser.add_argument("--height", type=int, default=3000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="model id or .onnx path for install.py (default: the project's default model)",
+    )
     args = parser.parse_args()
     reason = unavailable_reason()
     if reason:
@@ -71,7 +76,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-gimp-", dir="/tmp"))
     gimp = Gimp(args.variant, work)
     gimp.ensure()
-    done = gimp.install("--model", str(MODEL))
+    done = gimp.install(*(["--model", args.model] if args.model else []))
     if done.returncode != 0:
         print(done.stderr.decode(), file=sys.stderr)
         return 1
