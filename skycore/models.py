@@ -315,8 +315,9 @@ def get_session(spec: ModelSpec):
         options.intra_op_num_threads = threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # Idle pool threads sleep instead of spinning: spinning burns a core that refinement,
-        # or another process on a shared machine, needs next. Measured on 2 loaded cores with
-        # u2netp at 448x320: CPU per run 1.09 s -> 0.87 s, photo -> mask wall 2.5 s -> 2.0 s.
+        # or another process on a shared machine, needs next. Measured on 2 cores, u2netp at
+        # 448x320, 12 MP photo -> mask file: at load 1.1, 0.85 s -> 0.80 s wall (1.44 ->
+        # 1.31 s CPU) with the same inference time; at load 4, 2.5 s -> 2.0 s wall.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             session = ort.InferenceSession(
