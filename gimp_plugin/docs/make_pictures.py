@@ -6,7 +6,7 @@ Filters > Light and Shadow > Replace Sky... Only files in the repository are use
 model, which install.py installs when given no ``--model``. GIMP runs through
 tests/gimp/harness.py (``gimp-console-3.0`` or gimp3-env); OpenCV pastes the panels together.
 
-    python gimp_plugin/docs/make_pictures.py [-o gimp_plugin/docs/select-sky-before-after.jpg]
+    python gimp_plugin/docs/make_pictures.py [-o gimp_plugin/docs/select-and-replace-sky.jpg]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from harness import CACHE, REPO, Gimp  # noqa: E402
 #: (photo in samples/, new sky in skies/).
 PAIRS = (
     ("aitzgorri.jpg", "day_blue_cirrus.jpg"),
-    ("bridge.jpg", "sunset_clouds.jpg"),
+    ("picosdeeuropa.jpg", "sunset_clouds.jpg"),
 )
 PHOTOS = REPO / "samples"
 SKIES = REPO / "skies"
@@ -73,7 +73,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "-o", "--output", type=Path,
-        default=Path(__file__).resolve().parent / "select-sky-before-after.jpg",
+        default=Path(__file__).resolve().parent / "select-and-replace-sky.jpg",
     )  # fmt: skip
     parser.add_argument("--variant", default="nonumpy", help="gimp3-env variant (harness.py)")
     args = parser.parse_args()
