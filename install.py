@@ -297,7 +297,30 @@ class Installer:
                 os.replace(staged, manifest)
             ours = ours or target in self.created
             written += [target, manifest] if ours else [manifest]
+        self.keep_one_default({self.model_dir / f"installed-{e['id']}.json" for e in entries})
         return written
+
+    def keep_one_default(self, current: set[Path]) -> None:
+        """Models an earlier run installed stay available, but no longer as the default."""
+        for other in sorted(self.model_dir.glob("installed-*.json")):
+            if other in current:
+                continue
+            try:
+                data = json.loads(other.read_text(encoding="utf-8"))
+                models = data["models"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # not a manifest this installer wrote; the worker reports it if used
+            if not any(isinstance(m, dict) and m.get("default") for m in models):
+                continue
+            self.say(f"mark the models of {other} as not the default")
+            if self.args.dry_run:
+                continue
+            for model in models:
+                if isinstance(model, dict):
+                    model["default"] = False
+            staged = other.with_name(other.name + ".part")
+            staged.write_text(json.dumps(data, indent=2) + "\n")
+            os.replace(staged, other)
 
     def copy_checked(self, source: Path, target: Path, sha256: str) -> None:
         staged = target.with_name(target.name + ".part")

@@ -231,3 +231,17 @@ def test_flatpak_install_keeps_data_in_the_sandbox(tmp_path):
     assert data == tmp_path / ".var/app/org.gimp.GIMP/data/skycore"
     native = install.default_data_dir("linux", tmp_path, {}, tmp_path / ".config/GIMP/3.0")
     assert native == tmp_path / ".local/share/skycore"
+
+
+def test_reinstalling_with_another_model_leaves_one_default(skycore_python, tmp_path):
+    args = ("--gimp-dir", tmp_path / "gimp", "--data-dir", tmp_path / "data")
+    run_install(*args, "--python", skycore_python, "--model", MODEL)
+    run_install(*args, "--python", skycore_python)  # the project's default model this time
+    manifests = sorted((tmp_path / "data" / "models").glob("installed-*.json"))
+    defaults = {
+        entry["id"]
+        for path in manifests
+        for entry in json.loads(path.read_text())["models"]
+        if entry["default"]
+    }
+    assert len(manifests) == 2 and defaults == {"skyseg-lite"}
