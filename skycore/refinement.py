@@ -101,14 +101,14 @@ def _upsample_sizes(height: int, width: int, full_height: int, full_width: int) 
     ]
 
 
-def _apply_affine(image: np.ndarray, coefficients: np.ndarray, strip_rows: int = 256) -> np.ndarray:
+def _apply_affine(image: np.ndarray, coefficients: np.ndarray, strip_rows: int = 32) -> np.ndarray:
     """Upsample ``[a_r, a_g, a_b, b]`` smoothly to the image and evaluate ``a . rgb + b``.
 
     The last, full-resolution upsampling step is done strip by strip (an exact bilinear
     resize expressed as an affine warp of each strip), so the full-resolution coefficients are
-    never held at once. Each strip is extended with a constant fourth channel (the alpha
-    OpenCV adds) so that the offset ``b`` is one more product, and the products are summed
-    by a 1x4 colour transform.
+    never held at once; strips of 32 rows keep each strip's temporaries in cache. Each strip
+    is extended with a constant fourth channel (the alpha OpenCV adds) so that the offset
+    ``b`` is one more product, and the products are summed by a 1x4 colour transform.
     """
     height, width = image.shape[:2]
     sizes = _upsample_sizes(*coefficients.shape[:2], height, width)
