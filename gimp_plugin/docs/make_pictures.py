@@ -79,7 +79,7 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sky-pictures-", dir="/tmp"))
     gimp = Gimp(args.variant, work)
-    # A data folder of its own: the tests' one may also hold other models marked default.
+    # A data folder of its own: the tests may install another default model into theirs.
     gimp.data_dir = CACHE / f"{args.variant}-pictures" / "data"
     gimp.data_dir.mkdir(parents=True, exist_ok=True)
     gimp.ensure()
