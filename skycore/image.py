@@ -268,9 +268,16 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray, *, bits: int = 8) -> N
     ok, encoded = cv2.imencode(".png", pixels)
     if not ok:
         raise ImageError(f"{path}: could not encode the mask as PNG")
-    tmp = path.with_name(path.name + ".part")
+    write_atomically(path, encoded.tobytes())
+
+
+def write_atomically(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary ``.part`` file and a rename, so an
+    interrupted run never leaves a truncated file under the final name."""
+    path = Path(path)
+    part = path.with_name(path.name + ".part")
     try:
-        tmp.write_bytes(encoded.tobytes())
-        os.replace(tmp, path)
+        part.write_bytes(data)
+        os.replace(part, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        part.unlink(missing_ok=True)

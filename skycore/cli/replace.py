@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -196,6 +195,8 @@ def write_image(path: Path, rgb, *, sixteen_bit: bool = False, quality: int = 92
     import cv2
     import numpy as np
 
+    from ..image import write_atomically
+
     suffix = path.suffix.lower()
     if sixteen_bit and suffix in SIXTEEN_BIT_SUFFIXES:
         pixels = np.round(np.clip(rgb, 0, 1) * 65535).astype(np.uint16)
@@ -212,12 +213,7 @@ def write_image(path: Path, rgb, *, sixteen_bit: bool = False, quality: int = 92
         ok = False
     if not ok:
         raise ImageError(f"{path}: cannot write this format; use .jpg, .png, .tif or .webp")
-    part = path.with_name(path.name + ".part")
-    try:
-        part.write_bytes(encoded.tobytes())
-        os.replace(part, path)
-    finally:
-        part.unlink(missing_ok=True)
+    write_atomically(path, encoded.tobytes())
 
 
 def mask_path_for(result: Path) -> Path:
