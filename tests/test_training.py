@@ -241,3 +241,33 @@ def test_shipped_model_separates_sky_from_ground_on_a_real_photo():
     rows = mask.shape[0]
     assert mask[: rows // 6].mean() > 0.9
     assert mask[-rows // 4 :].mean() < 0.05
+
+
+def test_ema_moves_towards_the_trained_weights_and_copies_batchnorm_statistics():
+    torch = pytest.importorskip("torch")
+    from training.model import SkySegLite
+    from training.train import update_ema
+
+    model, ema = SkySegLite(), SkySegLite()
+    with torch.no_grad():
+        for p in ema.parameters():
+            p.zero_()
+        for p in model.parameters():
+            p.fill_(1.0)
+        model.stem[1].running_mean.fill_(0.25)
+    update_ema(ema, model, decay=0.9)
+    assert all(torch.allclose(p, torch.full_like(p, 0.1)) for p in ema.parameters())
+    assert torch.all(ema.stem[1].running_mean == 0.25)
+
+
+def test_recipe_rebuilds_a_missing_or_stale_dataset_cache(tmp_path):
+    from training.__main__ import dataset_is_current
+
+    data = tmp_path / "dataset.npz"
+    assert not dataset_is_current(data)
+    data.write_bytes(b"cached arrays")
+    photos = [str(p.path) for p in split_photos(list_photos(), held_out=False)]
+    data.with_suffix(".json").write_text(json.dumps({"photos": photos}))
+    assert dataset_is_current(data)
+    data.with_suffix(".json").write_text(json.dumps({"photos": photos[:-1]}))
+    assert not dataset_is_current(data)

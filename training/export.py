@@ -4,6 +4,8 @@ From the repository root::
 
     python -m training.export --checkpoint training/runs/skyseg-lite/last.pt
 
+(``python -m training`` runs it after training.)
+
 writes ``models/skyseg-lite.onnx`` (opset 17, dynamic batch, height and width) and
 ``models/skyseg-lite.json``. The export is refused if onnxruntime and PyTorch disagree by more
 than ``--tolerance`` on real photos at the default size and at a non-square size.
@@ -41,6 +43,8 @@ TRAINING_DATA_LICENSES = {
     "photos ../shared/data/photos: wikimedia_*": "Wikimedia Commons (CC BY / BY-SA)",
     "photos ../shared/data/photos: skyopt_*": "Apache-2.0",
     "lomiri-wallpapers-16.04 (Debian)": "CC-BY-4.0, CC-BY-SA-4.0",
+    "lomiri-wallpapers-20.04 (Debian)": "CC-BY-SA-3.0",
+    "plasma-workspace-wallpapers (Debian)": "GPL-2+ (metadata.json of each: LGPL-3)",
     "mate-backgrounds (Debian)": "GPL-2+",
     "lxqt-themes wallpapers (Debian)": "LGPL-2.1+",
     "pseudo-label teacher skyseg-u2netp (xiongzhu666/Sky-Segmentation-and-Post-processing)": "MIT",
@@ -48,10 +52,10 @@ TRAINING_DATA_LICENSES = {
 
 
 def load_model(checkpoint: Path) -> SkySegLite:
-    """A model in eval mode with the checkpoint's weights."""
+    """A model in eval mode with the checkpoint's averaged weights (``ema``)."""
     model = SkySegLite()
     state = torch.load(checkpoint, map_location="cpu")
-    model.load_state_dict(state["model"])
+    model.load_state_dict(state["ema"])
     return model.eval()
 
 

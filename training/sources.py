@@ -9,7 +9,8 @@ Two kinds, each split into training and held-out parts per source with
 
 They come from ``../shared/data/photos`` (see its ``SOURCES.md``) and from the photo wallpapers
 of Debian packages, installed with
-``apt-get install lomiri-wallpapers-16.04 lxqt-themes mate-backgrounds``.
+``apt-get install lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 lxqt-themes mate-backgrounds
+plasma-workspace-wallpapers``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ _LOMIRI = "/usr/share/backgrounds"
 _MATE = "/usr/share/backgrounds/mate/nature"
 _LXQT = "/usr/share/lxqt/wallpapers"
 _LOMIRI_PKG = "lomiri-wallpapers-16.04"
+_LOMIRI20_PKG = "lomiri-wallpapers-20.04"
+# Plasma ships each photo cropped to many screen sizes; one crop per photo, so no photo is
+# both trained on and held out. debian/copyright says GPL-2+ (each metadata.json: LGPL-3).
+_PLASMA, _PLASMA_PKG, _PLASMA_LICENSE = (
+    "/usr/share/wallpapers/{}/contents/images/2560x1600.jpg",
+    "plasma-workspace-wallpapers",
+    "GPL-2+",
+)
 _MATE_PKG, _MATE_LICENSE = "mate-backgrounds", "GPL-2+"
 _LXQT_PKG, _LXQT_LICENSE = "lxqt-themes", "LGPL-2.1+"
 
@@ -52,6 +61,12 @@ WALLPAPERS: tuple[tuple[str, str, str, bool], ...] = (
     (f"{_LXQT}/fog.jpg", _LXQT_PKG, _LXQT_LICENSE, True),
     (f"{_LXQT}/this-is-not-windows.jpg", _LXQT_PKG, _LXQT_LICENSE, True),
     (f"{_LXQT}/Valendas.png", _LXQT_PKG, _LXQT_LICENSE, True),
+    (f"{_LOMIRI}/Infinite-Sea_by_Aury88.jpg", _LOMIRI20_PKG, "CC-BY-SA-3.0", True),
+    *(
+        (_PLASMA.format(name), _PLASMA_PKG, _PLASMA_LICENSE, True)
+        for name in ("BytheWater", "ColdRipple", "DarkestHour", "EveningGlow", "Kite")
+    ),
+    (_PLASMA.format("summer_1am"), _PLASMA_PKG, _PLASMA_LICENSE, True),
     (f"{_LOMIRI}/Picture_0B_by_freespace.jpg", _LOMIRI_PKG, "CC-BY-4.0", False),
     (f"{_LOMIRI}/Picture_1A_by_freespace.jpg", _LOMIRI_PKG, "CC-BY-4.0", False),
     (f"{_LOMIRI}/Wine_by_Jakkub_Mede.jpg", _LOMIRI_PKG, "CC-BY-SA-4.0", False),
@@ -74,6 +89,11 @@ WALLPAPERS: tuple[tuple[str, str, str, bool], ...] = (
     (f"{_LXQT}/butterfly.png", _LXQT_PKG, _LXQT_LICENSE, False),
     (f"{_LXQT}/drop.png", _LXQT_PKG, _LXQT_LICENSE, False),
     (f"{_LXQT}/flowers.png", _LXQT_PKG, _LXQT_LICENSE, False),
+    (f"{_LOMIRI}/Kleiber_by_Lukas_Baubkus.jpg", _LOMIRI20_PKG, "CC-BY-SA-3.0", False),
+    *(
+        (_PLASMA.format(name), _PLASMA_PKG, _PLASMA_LICENSE, False)
+        for name in ("FallenLeaf", "Grey", "OneStandsOut", "Path")
+    ),
 )
 
 #: Sky-only wallpapers used as extra backgrounds for composites.
