@@ -20,6 +20,7 @@ Prints, for the model and for the reference model (u2netp) alongside:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -196,6 +197,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--repeats", type=int, default=100)
     parser.add_argument(
+        "--input-size",
+        type=int,
+        default=None,
+        help="run the model at about this many pixels squared instead of its manifest's size",
+    )
+    parser.add_argument(
         "--figure",
         type=Path,
         default=None,
@@ -203,8 +210,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     size = tuple(int(v) for v in args.composite_size.lower().split("x"))
-    models = {"model": args.model, "reference": args.reference}
-    print(f"model: {args.model}\nreference: {args.reference}")
+    model = skycore.models.find_model(args.model)
+    if args.input_size is not None:
+        model = dataclasses.replace(model, input_size=args.input_size)
+    models = {"model": model, "reference": args.reference}
+    print(f"model: {args.model} at {model.input_size}\nreference: {args.reference}")
     composites_figures(models, args.composites, size, args.seed)
     photo_figures(models, args.figure)
     timing_figures(args.model, args.repeats)

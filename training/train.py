@@ -9,9 +9,12 @@ Re-running the same command resumes from ``<run>/last.pt``. The log goes to ``<r
 (one JSON object per line). Each step draws its batch from a generator seeded with
 ``(seed, step)``, so a resumed run sees the same data as an uninterrupted one.
 
-The checkpoint also keeps an exponential moving average of the weights (``ema``); that
-average is what is validated and exported, because single steps on a small dataset leave
-the raw weights noisy.
+The checkpoint also keeps an exponential moving average of the weights (``ema``), because
+single steps on a small dataset leave the raw weights noisy. The running BatchNorm statistics
+belong to the raw weights, so once the last step is done the averaged model's statistics are
+estimated afresh over training batches (as for stochastic weight averaging); that model is
+validated, logged as the ``"ema"`` event and exported. The periodic validation during
+training is of the raw weights.
 """
 
 from __future__ import annotations
@@ -162,13 +165,36 @@ def update_ema(ema: SkySegLite, model: SkySegLite, decay: float) -> None:
             averaged.copy_(current)
 
 
-def save_checkpoint(path: Path, model, ema, optimizer, step: int, args: argparse.Namespace) -> None:
+def recalibrate_batchnorm(
+    model: SkySegLite, sampler: BatchSampler, *, batch: int, seed: int, batches: int = 100
+) -> None:
+    """Estimate ``model``'s BatchNorm statistics afresh over ``batches`` training batches,
+    drawn from generators seeded apart from the training steps'."""
+    images = (
+        torch.from_numpy(sampler.sample(batch, np.random.default_rng([seed, 1 << 30, i]))[0])
+        for i in range(batches)
+    )
+    torch.optim.swa_utils.update_bn(images, model)
+    model.eval()
+
+
+def save_checkpoint(
+    path: Path,
+    model,
+    ema,
+    optimizer,
+    step: int,
+    args: argparse.Namespace,
+    *,
+    ema_calibrated: bool = False,
+) -> None:
     """Write atomically, so an interrupted save never corrupts the last checkpoint."""
     temporary = path.with_suffix(".tmp")
     torch.save(
         {
             "model": model.state_dict(),
             "ema": ema.state_dict(),
+            "ema_calibrated": ema_calibrated,
             "optimizer": optimizer.state_dict(),
             "step": step,
             "args": vars(args) | {"data": str(args.data), "run": str(args.run)},
@@ -188,6 +214,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=4e-3)
     parser.add_argument("--warmup", type=int, default=60)
     parser.add_argument("--ema-decay", type=float, default=0.998)
+    parser.add_argument(
+        "--bn-batches",
+        type=int,
+        default=100,
+        help="training batches over which the averaged model's BatchNorm statistics are taken",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--threads",
@@ -219,12 +251,14 @@ def main(argv: list[str] | None = None) -> None:
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     last = args.run / "last.pt"
     step = 0
+    ema_calibrated = False
     if last.is_file():
         state = torch.load(last, map_location="cpu")
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         step = int(state["step"])
+        ema_calibrated = bool(state.get("ema_calibrated", False))
     log = (args.run / "train.log").open("a", encoding="utf-8")
     log.write(
         json.dumps(
@@ -256,6 +290,7 @@ def main(argv: list[str] | None = None) -> None:
         loss.backward()
         optimizer.step()
         update_ema(ema, model, args.ema_decay)
+        ema_calibrated = False
         step += 1
         running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
         bar.update(1)
@@ -267,7 +302,7 @@ def main(argv: list[str] | None = None) -> None:
             "elapsed_s": round(time.time() - started, 1),
         }
         if step % args.val_every == 0 or step == args.steps:
-            record |= {k: round(v, 4) for k, v in evaluate(ema, data).items()}
+            record |= {k: round(v, 4) for k, v in evaluate(model, data).items()}
             tqdm.write(json.dumps(record))
         log.write(json.dumps(record) + "\n")
         log.flush()
@@ -278,6 +313,17 @@ def main(argv: list[str] | None = None) -> None:
             tqdm.write(f"stopped after {args.max_minutes} min at step {step}; re-run to resume")
             break
     bar.close()
+    if step >= args.steps and not ema_calibrated:
+        recalibrate_batchnorm(
+            ema, sampler, batch=args.batch, seed=args.seed, batches=args.bn_batches
+        )
+        ema_calibrated = True
+        save_checkpoint(last, model, ema, optimizer, step, args, ema_calibrated=True)
+        record = {"event": "ema", "step": step} | {
+            k: round(v, 4) for k, v in evaluate(ema, data).items()
+        }
+        tqdm.write(json.dumps(record))
+        log.write(json.dumps(record) + "\n")
     log.write(json.dumps({"event": "stop", "step": step}) + "\n")
     log.close()
 
