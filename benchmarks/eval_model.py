@@ -109,7 +109,7 @@ def photo_figures(models: dict, figure: Path | None) -> None:
     )
     print(f"   {'model':12s} {np.mean(ious):.4f} (min {np.min(ious):.3f})")
     for photo, value in zip(with_sky, ious, strict=True):
-        print(f"      {photo.path.name:40s} {value:.3f}")
+        print(f"      {photo.name:40s} {value:.3f}")
 
     false_sky = {name: [0, 0] for name in models}
     per_photo = []
@@ -121,7 +121,7 @@ def photo_figures(models: dict, figure: Path | None) -> None:
             false_sky[name][0] += int((refined > 0.5).sum())
             false_sky[name][1] += refined.size
             shares.append(f"{name} {100.0 * float(np.mean(refined > 0.5)):5.1f} %")
-        per_photo.append(f"      {photo.path.name:40s} " + "  ".join(shares))
+        per_photo.append(f"      {photo.name:40s} " + "  ".join(shares))
     print(f"\n3. held-out photos without sky: {len(without)}; false sky (refined mask > 0.5)")
     for name, (sky, total) in false_sky.items():
         print(f"   {name:12s} {100.0 * sky / total:.3f} % of pixels")

@@ -111,6 +111,13 @@ class Photo:
     license: str
     has_sky: bool
 
+    @property
+    def name(self) -> str:
+        """The file name, or the wallpaper's name where the file is named by its size."""
+        if self.path.parent.name == "images":
+            return self.path.parents[2].name
+        return self.path.name
+
 
 def _shared_photos(folder: Path = PHOTO_DIR) -> list[Photo]:
     """Photos listed in ``SOURCES.md``; its ``sky`` column says yes / no / yes(small)."""
