@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=CACHE_DIR / "dataset.npz")
     parser.add_argument("--run", type=Path, default=Path("training/runs/skyseg-lite"))
-    parser.add_argument("--steps", type=int, default=4200)
+    parser.add_argument("--steps", type=int, default=2400)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--size", type=int, default=192, help="training crop, multiple of 32")
     parser.add_argument("--lr", type=float, default=4e-3)
