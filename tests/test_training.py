@@ -191,6 +191,9 @@ def test_training_resumes_and_exports_a_matching_onnx_model(tmp_path):
     # After the last step the averaged weights get BatchNorm statistics of their own.
     assert log[-2]["event"] == "ema" and "iou_composite" in log[-2]
     assert torch.load(run / "last.pt")["ema_calibrated"]
+    # A shorter schedule must not silently pick up a longer run's weights.
+    with pytest.raises(SystemExit):
+        train.main([*common, "--steps", "3"])
 
     onnx_path = tmp_path / "models" / "skyseg-lite.onnx"
     # A five-step model on this tiny data, with recalibrated BatchNorm, differs by ~1e-4;

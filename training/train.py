@@ -259,6 +259,8 @@ def main(argv: list[str] | None = None) -> None:
         optimizer.load_state_dict(state["optimizer"])
         step = int(state["step"])
         ema_calibrated = bool(state.get("ema_calibrated", False))
+        if step > args.steps:
+            parser.error(f"{last} is at step {step}, past --steps {args.steps}; use another --run")
     log = (args.run / "train.log").open("a", encoding="utf-8")
     log.write(
         json.dumps(
