@@ -64,9 +64,8 @@ WALLPAPERS: tuple[tuple[str, str, str, bool], ...] = (
     (f"{_LOMIRI}/Infinite-Sea_by_Aury88.jpg", _LOMIRI20_PKG, "CC-BY-SA-3.0", True),
     *(
         (_PLASMA.format(name), _PLASMA_PKG, _PLASMA_LICENSE, True)
-        for name in ("BytheWater", "ColdRipple", "DarkestHour", "EveningGlow", "Kite")
+        for name in ("BytheWater", "ColdRipple", "DarkestHour", "EveningGlow", "Kite", "summer_1am")
     ),
-    (_PLASMA.format("summer_1am"), _PLASMA_PKG, _PLASMA_LICENSE, True),
     (f"{_LOMIRI}/Picture_0B_by_freespace.jpg", _LOMIRI_PKG, "CC-BY-4.0", False),
     (f"{_LOMIRI}/Picture_1A_by_freespace.jpg", _LOMIRI_PKG, "CC-BY-4.0", False),
     (f"{_LOMIRI}/Wine_by_Jakkub_Mede.jpg", _LOMIRI_PKG, "CC-BY-SA-4.0", False),
