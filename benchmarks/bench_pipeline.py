@@ -51,8 +51,11 @@ def _make_photo(folder: Path, megapixels: float) -> Path:
     factor = (megapixels * 1e6 / (height * width)) ** 0.5
     size = (round(width * factor), round(height * factor))
     path = folder / f"photo_{megapixels:g}mp.jpg"
-    cv2.imwrite(str(path), cv2.resize(photo, size, interpolation=cv2.INTER_CUBIC),
-                [cv2.IMWRITE_JPEG_QUALITY, 92])
+    cv2.imwrite(
+        str(path),
+        cv2.resize(photo, size, interpolation=cv2.INTER_CUBIC),
+        [cv2.IMWRITE_JPEG_QUALITY, 92],
+    )
     return path
 
 
@@ -124,9 +127,11 @@ def main() -> int:
         probability = predict_probability(photo, model=MODEL)
         mask = refine(photo, probability)
         height, width = photo.shape[:2]
-        print(f"photo {width}x{height} ({height * width / 1e6:.1f} MP), model input "
-              f"{probability.shape[1]}x{probability.shape[0]}, {args.threads} threads, "
-              f"median of {args.repeat}")
+        print(
+            f"photo {width}x{height} ({height * width / 1e6:.1f} MP), model input "
+            f"{probability.shape[1]}x{probability.shape[0]}, {args.threads} threads, "
+            f"median of {args.repeat}"
+        )
         stages = {
             "read_image (JPEG decode)": lambda: read_image(photo_path),
             "predict_probability": lambda: predict_probability(photo, model=MODEL),
@@ -142,15 +147,20 @@ def main() -> int:
             wall, fastest, cpu = _seconds(function, args.repeat)
             print(f"  {name:30s} {wall:6.3f}s {fastest:6.3f}s {cpu:6.3f}s")
         if not args.no_memory:
-            code = (f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'benchmarks')!r}]; "
-                    f"import bench_pipeline; "
-                    f"bench_pipeline._peak_child({str(photo_path)!r}, {str(output)!r})")
+            code = (
+                f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'benchmarks')!r}]; "
+                f"import bench_pipeline; "
+                f"bench_pipeline._peak_child({str(photo_path)!r}, {str(output)!r})"
+            )
             env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-            result = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                                    text=True, env=env, check=True)
+            result = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+            )
             memory = json.loads(result.stdout.strip().splitlines()[-1])
-            print(f"  peak RSS, file -> file: {memory['peak_mb']:.0f} MB "
-                  f"(after imports {memory['before_mb']:.0f} MB)")
+            print(
+                f"  peak RSS, file -> file: {memory['peak_mb']:.0f} MB "
+                f"(after imports {memory['before_mb']:.0f} MB)"
+            )
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     return 0
 

@@ -60,8 +60,9 @@ def test_version_without_onnxruntime():
         "print('onnxruntime' in sys.modules)"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=env, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
     assert result.stdout.splitlines() == ["skycore 0.1.0", "False"]
 
 
@@ -79,8 +80,9 @@ def test_mask_batch_keeps_going_reports_and_resumes(tmp_path, capsys):
     empty.touch()
     out_dir = tmp_path / "masks"
 
-    status, out, err = _run(capsys, "mask", GOOD[0], bad, empty, GOOD[1], "-o", out_dir,
-                            "--model", U2NETP)
+    status, out, err = _run(
+        capsys, "mask", GOOD[0], bad, empty, GOOD[1], "-o", out_dir, "--model", U2NETP
+    )
     assert status == 1
     assert "2 mask(s) written" in out
     assert err.splitlines() == [
@@ -100,16 +102,26 @@ def test_mask_batch_keeps_going_reports_and_resumes(tmp_path, capsys):
     assert "0 mask(s) written" in out and "2 skipped" in out
     assert first.stat().st_mtime_ns == 10**9
 
-    status, out, _ = _run(capsys, "mask", GOOD[0], "-o", out_dir, "--model", U2NETP,
-                          "--overwrite")
+    status, out, _ = _run(capsys, "mask", GOOD[0], "-o", out_dir, "--model", U2NETP, "--overwrite")
     assert status == 0 and "1 mask(s) written" in out
     assert first.stat().st_mtime_ns != 10**9
     _check_sky_mask(first, GOOD[0])
 
 
 def test_mask_16bit_unrefined_in_parallel(tmp_path, capsys):
-    status, out, err = _run(capsys, "mask", *GOOD, "-o", tmp_path, "--model", U2NETP,
-                            "--no-refine", "--16bit", "--jobs", "2")
+    status, out, err = _run(
+        capsys,
+        "mask",
+        *GOOD,
+        "-o",
+        tmp_path,
+        "--model",
+        U2NETP,
+        "--no-refine",
+        "--16bit",
+        "--jobs",
+        "2",
+    )
     assert (status, err) == (0, "")
     for photo in GOOD:
         _check_sky_mask(tmp_path / f"{photo.stem}.png", photo, bits=16)
@@ -141,8 +153,7 @@ def test_mask_refuses_clashing_names(tmp_path, capsys):
     other = tmp_path / "elsewhere" / GOOD[0].name
     other.parent.mkdir()
     other.write_bytes(GOOD[0].read_bytes())
-    status, _, err = _run(capsys, "mask", GOOD[0], other, "-o", tmp_path / "m", "--model",
-                          U2NETP)
+    status, _, err = _run(capsys, "mask", GOOD[0], other, "-o", tmp_path / "m", "--model", U2NETP)
     assert status == 2 and "would write the same mask" in err
     assert not list((tmp_path / "m").iterdir())
 
@@ -152,12 +163,16 @@ def test_refine_reproduces_seed_result_from_8_and_16_bit_probability(tmp_path, c
     photo, probability = SEED_EVAL / f"{name}.jpg", SEED_EVAL / f"{name}.png"
     reference = cv2.imread(str(SEED_EVAL / f"{name}_result.png"), cv2.IMREAD_GRAYSCALE) / 255
     probability16 = tmp_path / "probability16.png"
-    cv2.imwrite(str(probability16),
-                cv2.imread(str(probability), cv2.IMREAD_GRAYSCALE).astype(np.uint16) * 257)
+    cv2.imwrite(
+        str(probability16),
+        cv2.imread(str(probability), cv2.IMREAD_GRAYSCALE).astype(np.uint16) * 257,
+    )
 
     masks = []
-    for source, output in ((probability, tmp_path / "out8.png"),
-                           (probability16, tmp_path / "sub" / "out16.png")):
+    for source, output in (
+        (probability, tmp_path / "out8.png"),
+        (probability16, tmp_path / "sub" / "out16.png"),
+    ):
         status, _, err = _run(capsys, "refine", photo, source, "-o", output, "--seed-compatible")
         assert (status, err) == (0, "")
         masks.append(cv2.imread(str(output), cv2.IMREAD_UNCHANGED) / 255)
@@ -203,8 +218,10 @@ def test_models_lists_checks(isolated_models, tmp_path, capsys):
     assert " no " in lines["gone"] and " missing " in lines["gone"]
     assert lines["gone"].endswith("https://example.org/gone.onnx")
     assert "* = default model" in out
-    assert err == (f"skycore: {isolated_models / 'bent.onnx'}: SHA-256 does not match "
-                   f"{isolated_models / 'models.json'}\n")
+    assert err == (
+        f"skycore: {isolated_models / 'bent.onnx'}: SHA-256 does not match "
+        f"{isolated_models / 'models.json'}\n"
+    )
 
     (isolated_models / "broken.json").write_text("{")
     status, out, err = _run(capsys, "models")
@@ -220,8 +237,9 @@ def test_refine_small_probability_gives_photo_size_mask(tmp_path, capsys):
     small = tmp_path / "small.png"
     cv2.imwrite(str(small), cv2.resize(probability, (192, 256), interpolation=cv2.INTER_AREA))
     output = tmp_path / "mask.png"
-    status, _, err = _run(capsys, "refine", SEED_EVAL / f"{name}.jpg", small, "-o", output,
-                          "--16bit")
+    status, _, err = _run(
+        capsys, "refine", SEED_EVAL / f"{name}.jpg", small, "-o", output, "--16bit"
+    )
     assert (status, err) == (0, "")
     mask = cv2.imread(str(output), cv2.IMREAD_UNCHANGED)
     reference = cv2.imread(str(SEED_EVAL / f"{name}_result.png"), cv2.IMREAD_GRAYSCALE)

@@ -129,8 +129,9 @@ def test_read_image_missing_file_or_folder(tmp_path):
 def test_read_image_refuses_huge_header_before_decoding(tmp_path):
     path = _png_header_only(tmp_path / "huge.png", 100_000, 100_000)
     # 30 GB of pixels if decoded; the header check must refuse it and name the limit.
-    with pytest.raises(ImageError, match=f"header claims 10000 MP, over the limit of "
-                                         f"{MAX_PIXELS / 1e6:.0f} MP"):
+    with pytest.raises(
+        ImageError, match=f"header claims 10000 MP, over the limit of {MAX_PIXELS / 1e6:.0f} MP"
+    ):
         read_image(path)
 
 

@@ -31,8 +31,14 @@ def skyline() -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("height", "width", "expected"),
-    [(3000, 4000, (320, 448)), (4000, 3000, (448, 320)), (497, 1600, (224, 704)),
-     (1000, 1000, (384, 384)), (1, 1, (384, 384)), (10, 5000, (32, 4608))],
+    [
+        (3000, 4000, (320, 448)),
+        (4000, 3000, (448, 320)),
+        (497, 1600, (224, 704)),
+        (1000, 1000, (384, 384)),
+        (1, 1, (384, 384)),
+        (10, 5000, (32, 4608)),
+    ],
 )
 def test_model_input_size_keeps_aspect_for_dynamic_models(height, width, expected):
     size = model_input_size(find_model(U2NETP), height, width)

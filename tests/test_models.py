@@ -120,8 +120,9 @@ def test_missing_models(isolated_models, tmp_path):
         find_model("absent.onnx")
     _install(isolated_models, [_u2netp_entry(id="gone", file="gone.onnx", url="https://x.test/g")])
     (isolated_models / "gone.onnx").unlink()
-    with pytest.raises(ModelError, match="listed but .*gone.onnx is missing; download it from "
-                                         "https://x.test/g"):
+    with pytest.raises(
+        ModelError, match="listed but .*gone.onnx is missing; download it from https://x.test/g"
+    ):
         find_model("gone")
     assert checksum_status(read_manifest(isolated_models / "models.json")[0]) == "missing"
 
@@ -171,10 +172,11 @@ def test_session_threads_sleep_instead_of_spinning():
         ('{"schema": 1}', "top-level 'models' list"),
         ({"models": ["u2netp"]}, "must be an object"),
         ({"models": [_u2netp_entry(sha256=None)]}, "missing field.*sha256"),
-        ({"models": [_u2netp_entry(input_name=None, output_name=None)]},
-         "missing field.*input_name, output_name"),
-        ({"models": [_u2netp_entry(), _u2netp_entry(file="b.onnx")]},
-         "duplicate model id.*u2netp"),
+        (
+            {"models": [_u2netp_entry(input_name=None, output_name=None)]},
+            "missing field.*input_name, output_name",
+        ),
+        ({"models": [_u2netp_entry(), _u2netp_entry(file="b.onnx")]}, "duplicate model id.*u2netp"),
         ({"models": [_u2netp_entry(sha256="abc")]}, "64 hex digits"),
         ({"models": [_u2netp_entry(file="../elsewhere.onnx")]}, "plain name"),
         ({"models": [_u2netp_entry(normalization="zscore")]}, "normalization must be one of"),
@@ -182,8 +184,20 @@ def test_session_threads_sleep_instead_of_spinning():
         ({"models": [_u2netp_entry(input_size="big")]}, "bad number"),
         ({"models": [_u2netp_entry(std=[0.2, 0.0, 0.2])]}, "std > 0"),
     ],
-    ids=["bad-json", "no-models", "entry-not-object", "no-sha", "no-names", "duplicate-id",
-         "bad-sha", "escaping-path", "normalization", "output", "size-not-number", "zero-std"],
+    ids=[
+        "bad-json",
+        "no-models",
+        "entry-not-object",
+        "no-sha",
+        "no-names",
+        "duplicate-id",
+        "bad-sha",
+        "escaping-path",
+        "normalization",
+        "output",
+        "size-not-number",
+        "zero-std",
+    ],
 )
 def test_bad_manifests_are_refused(tmp_path, manifest, message):
     path = tmp_path / "models.json"

@@ -239,9 +239,7 @@ def lab_mean(image, where):
 def test_all_adjustments_off_keeps_the_photo(landscape_photo):
     photo, mask = landscape_photo
     before = photo.copy()
-    result = replace_sky(
-        photo, load_sky(SUNSET), mask, defringe=False, amount=0, lighting=0
-    )
+    result = replace_sky(photo, load_sky(SUNSET), mask, defringe=False, amount=0, lighting=0)
     np.testing.assert_array_equal(result.foreground, photo)
     np.testing.assert_array_equal(photo, before)  # the caller's array is untouched
     expected = composite(result.foreground, result.sky, result.alpha)
@@ -366,13 +364,22 @@ def test_bad_masks_are_refused(mask, message):
 
 @pytest.mark.parametrize(
     "option, value",
-    [("scale", 0.1), ("offset_x", 1.5), ("shift_edge", 500), ("fade_edge", -1),
-     ("amount", 2.0), ("brightness", 3.0), ("temperature", -2.0), ("lighting", float("nan"))],
+    [
+        ("scale", 0.1),
+        ("offset_x", 1.5),
+        ("shift_edge", 500),
+        ("fade_edge", -1),
+        ("amount", 2.0),
+        ("brightness", 3.0),
+        ("temperature", -2.0),
+        ("lighting", float("nan")),
+    ],
 )
 def test_options_out_of_range_name_the_option(option, value):
     with pytest.raises(ValueError, match=option):
-        replace_sky(np.zeros((240, 320, 3), np.float32), striped_sky(), horizon_mask(),
-                    **{option: value})
+        replace_sky(
+            np.zeros((240, 320, 3), np.float32), striped_sky(), horizon_mask(), **{option: value}
+        )
 
 
 def test_uint8_mask_is_read_as_255_sky():

@@ -39,8 +39,9 @@ def sunset_share(path: Path, rows: slice) -> float:
 def test_one_photo(tmp_path, capsys):
     photo = PHOTOS / WITH_SKY[0]
     out = tmp_path / "result.jpg"
-    status, _, err = run(capsys, "replace", photo, "--sky", SKY, "-o", out, "--model", U2NETP,
-                         "--save-mask")
+    status, _, err = run(
+        capsys, "replace", photo, "--sky", SKY, "-o", out, "--model", U2NETP, "--save-mask"
+    )
     assert status == 0, err
     result = cv2.imread(str(out))
     original = cv2.imread(str(photo))
@@ -65,8 +66,9 @@ def test_options_reach_the_result(tmp_path, capsys):
         "bright": ["--amount", "0", "--lighting", "0", "--brightness", "1"],
     }.items():
         outputs[name] = tmp_path / f"{name}.png"
-        status, _, err = run(capsys, "replace", photo, "--sky", SKY, "--mask", mask_file,
-                             "-o", outputs[name], *extra)
+        status, _, err = run(
+            capsys, "replace", photo, "--sky", SKY, "--mask", mask_file, "-o", outputs[name], *extra
+        )
         assert status == 0, err
     plain, flip, bright = (cv2.imread(str(outputs[k])).astype(int) for k in outputs)
     top = slice(0, plain.shape[0] // 10)
@@ -83,17 +85,17 @@ def test_folder_run_reports_failures_and_resumes(tmp_path, capsys):
     for name in (*WITH_SKY, WITHOUT_SKY):
         shutil.copy(PHOTOS / name, folder / name)
     out = tmp_path / "out"
-    status, stdout, err = run(capsys, "replace", folder, "--sky", SKY, "-o", out,
-                              "--model", U2NETP, "--format", "png")
+    status, stdout, err = run(
+        capsys, "replace", folder, "--sky", SKY, "-o", out, "--model", U2NETP, "--format", "png"
+    )
     assert status == 1
     assert "2 result(s) written" in stdout
     assert WITHOUT_SKY in err and "no sky found" in err
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        f"{Path(n).stem}.png" for n in WITH_SKY
-    )
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{Path(n).stem}.png" for n in WITH_SKY)
     written = {p: p.stat().st_mtime_ns for p in out.iterdir()}
-    status, stdout, _ = run(capsys, "replace", folder, "--sky", SKY, "-o", out,
-                            "--model", U2NETP, "--format", "png")
+    status, stdout, _ = run(
+        capsys, "replace", folder, "--sky", SKY, "-o", out, "--model", U2NETP, "--format", "png"
+    )
     assert status == 1  # the photo without sky still fails
     assert "2 skipped because they exist" in stdout
     assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == written
@@ -137,8 +139,17 @@ def test_refuses_to_overwrite_its_input(tmp_path, capsys):
 
 
 def test_photo_without_sky_fails_clearly(tmp_path, capsys):
-    status, _, err = run(capsys, "replace", PHOTOS / WITHOUT_SKY, "--sky", SKY,
-                         "-o", tmp_path / "r.jpg", "--model", U2NETP)
+    status, _, err = run(
+        capsys,
+        "replace",
+        PHOTOS / WITHOUT_SKY,
+        "--sky",
+        SKY,
+        "-o",
+        tmp_path / "r.jpg",
+        "--model",
+        U2NETP,
+    )
     assert status == 2
     assert "no sky found in the photo" in err
 

@@ -24,20 +24,42 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("photos", nargs="+", metavar="PHOTO", type=Path, help="photo files")
-    parser.add_argument("-o", "--output", required=True, type=Path, metavar="OUT_DIR",
-                        help="folder for the masks (created if missing)")
-    parser.add_argument("--model", metavar="NAME|PATH",
-                        help="model id or .onnx file with a manifest beside it "
-                             "(default: the installed default model)")
-    parser.add_argument("--no-refine", dest="refine", action="store_false",
-                        help="only upsample the model's probability, skip the refinement")
-    parser.add_argument("--density", action="store_true",
-                        help="re-estimate uncertain pixels with colour density models first")
-    parser.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
-                        help="photos processed in parallel (default 1, which already uses "
-                             "all cores for each photo)")
-    parser.add_argument("--16bit", dest="sixteen_bit", action="store_true",
-                        help="write 16-bit masks (65535 = sky)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        type=Path,
+        metavar="OUT_DIR",
+        help="folder for the masks (created if missing)",
+    )
+    parser.add_argument(
+        "--model",
+        metavar="NAME|PATH",
+        help="model id or .onnx file with a manifest beside it "
+        "(default: the installed default model)",
+    )
+    parser.add_argument(
+        "--no-refine",
+        dest="refine",
+        action="store_false",
+        help="only upsample the model's probability, skip the refinement",
+    )
+    parser.add_argument(
+        "--density",
+        action="store_true",
+        help="re-estimate uncertain pixels with colour density models first",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="photos processed in parallel (default 1, which already uses "
+        "all cores for each photo)",
+    )
+    parser.add_argument(
+        "--16bit", dest="sixteen_bit", action="store_true", help="write 16-bit masks (65535 = sky)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing masks")
     parser.set_defaults(func=run)
 
@@ -116,8 +138,12 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise SkyCoreError(f"cannot create the output folder {args.output}: {exc}") from None
     todo, skipped = _plan(args.photos, args.output, args.overwrite)
-    options = {"model": spec, "refine": args.refine, "density": args.density,
-               "bits": 16 if args.sixteen_bit else 8}
+    options = {
+        "model": spec,
+        "refine": args.refine,
+        "density": args.density,
+        "bits": 16 if args.sixteen_bit else 8,
+    }
     errors: dict[int, str] = {}
     progress = tqdm(total=len(todo), unit="photo", desc="sky masks", disable=None)
     jobs = min(args.jobs, len(todo))
@@ -130,8 +156,9 @@ def run(args: argparse.Namespace) -> int:
             progress.update()
     else:
         threads = max(1, available_cores() // jobs)
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"),
-                                 initializer=_limit_threads, initargs=(threads,)) as pool:
+        with ProcessPoolExecutor(
+            jobs, mp_context=get_context("spawn"), initializer=_limit_threads, initargs=(threads,)
+        ) as pool:
             futures = {
                 pool.submit(mask_photo, photo, output, options): index
                 for index, (photo, output) in enumerate(todo)

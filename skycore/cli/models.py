@@ -22,8 +22,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "manifest is invalid."
         ),
     )
-    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                        help="more manifests (.json) or folders holding manifests")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="more manifests (.json) or folders holding manifests",
+    )
     parser.set_defaults(func=run)
 
 
@@ -66,8 +71,17 @@ def run(args: argparse.Namespace) -> int:
             marker = "*" if spec.id == default_id and spec.id not in seen else " "
             note = "" if spec.id not in seen else " (shadowed)"
             seen.add(spec.id)
-            rows.append((marker, spec.id + note, str(spec.path), "yes" if spec.available else "no",
-                         status, spec.license, spec.url or "-"))
+            rows.append(
+                (
+                    marker,
+                    spec.id + note,
+                    str(spec.path),
+                    "yes" if spec.available else "no",
+                    status,
+                    spec.license,
+                    spec.url or "-",
+                )
+            )
 
     print("model folders: " + ", ".join(str(f) for f in folders))
     if rows:

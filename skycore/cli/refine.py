@@ -21,14 +21,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("photo", type=Path, metavar="PHOTO")
     parser.add_argument("probability", type=Path, metavar="PROBABILITY")
-    parser.add_argument("-o", "--output", required=True, type=Path, metavar="OUT",
-                        help="mask PNG to write")
-    parser.add_argument("--seed-compatible", action="store_true",
-                        help="reproduce the original C++ refinement (256-px grid)")
-    parser.add_argument("--density", action="store_true",
-                        help="re-estimate uncertain pixels with colour density models first")
-    parser.add_argument("--16bit", dest="sixteen_bit", action="store_true",
-                        help="write a 16-bit mask (65535 = sky)")
+    parser.add_argument(
+        "-o", "--output", required=True, type=Path, metavar="OUT", help="mask PNG to write"
+    )
+    parser.add_argument(
+        "--seed-compatible",
+        action="store_true",
+        help="reproduce the original C++ refinement (256-px grid)",
+    )
+    parser.add_argument(
+        "--density",
+        action="store_true",
+        help="re-estimate uncertain pixels with colour density models first",
+    )
+    parser.add_argument(
+        "--16bit", dest="sixteen_bit", action="store_true", help="write a 16-bit mask (65535 = sky)"
+    )
     parser.set_defaults(func=run)
 
 
