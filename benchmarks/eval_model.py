@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import skycore  # noqa: E402
+from skycore.metrics import mask_iou  # noqa: E402
 from training.composites import held_out_skies, list_landscapes, make_composite  # noqa: E402
 from training.sources import (  # noqa: E402
     TEACHER_MODEL,
@@ -43,12 +44,6 @@ from training.sources import (  # noqa: E402
 )
 
 DEFAULT_MODEL = REPO / "models" / "skyseg-lite.onnx"
-
-
-def iou(prediction: np.ndarray, truth: np.ndarray) -> float:
-    """Intersection over union of two boolean masks (1.0 when both are empty)."""
-    union = np.logical_or(prediction, truth).sum()
-    return float(np.logical_and(prediction, truth).sum() / union) if union else 1.0
 
 
 def upsample(probability: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -68,18 +63,17 @@ def composites_figures(models: dict, count: int, size: tuple[int, int], seed: in
     rng = np.random.default_rng(seed)
     scores = {name: {"raw": [], "refined": []} for name in models}
     for i in range(count):
-        image, mask = make_composite(
+        image, truth = make_composite(
             landscapes[i % len(landscapes)],
             skies[i % len(skies)],
             size=size,
             rng=rng,
             split="held_out",
         )
-        truth = mask > 0.5
         for name, model in models.items():
             raw, refined = masks_of(image, model)
-            scores[name]["raw"].append(iou(raw > 0.5, truth))
-            scores[name]["refined"].append(iou(refined > 0.5, truth))
+            scores[name]["raw"].append(mask_iou(raw, truth))
+            scores[name]["refined"].append(mask_iou(refined, truth))
     print(
         f"\n1. held-out exact composites: {count} at {size[0]}x{size[1]}, "
         f"{len(landscapes)} landscapes, {len(skies)} held-out skies (mean IoU, min)"
@@ -101,7 +95,7 @@ def photo_figures(models: dict, figure: Path | None) -> None:
         rgb = read_photo(photo)
         label = pseudo_label(rgb, teacher=models["reference"])
         _, refined = masks_of(rgb, models["model"])
-        ious.append(iou(refined > 0.5, label > 0.5))
+        ious.append(mask_iou(refined, label))
         rows.append([rgb, label, refined])
     print(
         f"\n2. held-out real photos with sky: {len(with_sky)}; IoU of the model's refined mask "

@@ -16,6 +16,28 @@ def _distance_to(edges: np.ndarray) -> np.ndarray:
     return cv2.distanceTransform((~edges).astype(np.uint8), cv2.DIST_L2, 3)
 
 
+def mask_iou(predicted: np.ndarray, truth: np.ndarray, *, threshold: float = 0.5) -> float:
+    """Intersection over union of the sky in two masks.
+
+    Parameters
+    ----------
+    predicted, truth : ndarray
+        ``HxW`` masks of the same shape: float in ``[0, 1]`` (1 = sky) or boolean.
+    threshold : float, optional
+        Float masks count as sky above this value.
+
+    Returns
+    -------
+    float
+        IoU in ``[0, 1]``; 1.0 when neither mask has any sky.
+    """
+    if predicted.shape != truth.shape:
+        raise ValueError(f"mask shapes differ: {predicted.shape} and {truth.shape}")
+    pred, true = predicted > threshold, truth > threshold
+    union = (pred | true).sum()
+    return float((pred & true).sum() / union) if union else 1.0
+
+
 def mask_metrics(
     predicted: np.ndarray, truth: np.ndarray, *, threshold: float = 0.5, tolerance: float = 0.0075
 ) -> tuple[float, float, float]:
@@ -37,11 +59,8 @@ def mask_metrics(
         IoU of the sky, boundary F-score (harmonic mean of boundary precision and recall), and
         the mean absolute difference of the soft masks.
     """
-    if predicted.shape != truth.shape:
-        raise ValueError(f"mask shapes differ: {predicted.shape} and {truth.shape}")
+    iou = mask_iou(predicted, truth, threshold=threshold)
     pred, true = predicted > threshold, truth > threshold
-    union = (pred | true).sum()
-    iou = float((pred & true).sum() / union) if union else 1.0
     pixels = max(2.0, tolerance * float(np.hypot(*truth.shape)))
     pred_edges, true_edges = _boundary(pred), _boundary(true)
     if not pred_edges.any() and not true_edges.any():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skycore.metrics import mask_metrics
+from skycore.metrics import mask_iou, mask_metrics
 
 
 def test_identical_masks_score_perfectly() -> None:
@@ -36,3 +36,16 @@ def test_no_sky_in_either_mask() -> None:
 def test_shapes_must_match() -> None:
     with pytest.raises(ValueError, match="shapes differ"):
         mask_metrics(np.zeros((2, 2)), np.zeros((3, 3)))
+
+
+def test_iou_of_float_and_boolean_masks() -> None:
+    truth = np.zeros((100, 100), np.float32)
+    truth[:40] = 1
+    predicted = np.zeros_like(truth)
+    predicted[10:60] = 0.7  # 30 sky rows shared, 60 rows in the union
+    assert mask_iou(predicted, truth) == pytest.approx(0.5)
+    assert mask_iou(predicted > 0.5, truth > 0.5) == pytest.approx(0.5)
+    assert mask_iou(predicted, truth, threshold=0.8) == 0.0
+    assert mask_iou(np.zeros((4, 4), bool), np.zeros((4, 4), bool)) == 1.0
+    with pytest.raises(ValueError, match="shapes differ"):
+        mask_iou(np.zeros((2, 2)), np.zeros((3, 3)))
