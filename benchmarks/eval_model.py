@@ -1,6 +1,6 @@
 """Figures of a sky model against held-out data, as issue 5 asks for them.
 
-Run from the repository root (needs ``../shared``, ``stellarium-data`` and the wallpaper
+Run from the repository root (needs ``../shared``, ``stellarium-data``, ``torcs-data`` and the
 packages of :mod:`training.sources`)::
 
     python benchmarks/eval_model.py                      # the shipped models/skyseg-lite.onnx
@@ -10,6 +10,7 @@ Prints, for the model and for the reference model (u2netp) alongside:
 
 1. IoU against the exact masks of held-out composites (held-out panorama columns, held-out
    skies), from the raw probability (bilinear to full size, > 0.5) and after skycore.refine;
+   then the same composites with held-out trees of :mod:`training.cutouts` in front;
 2. IoU against the reference model's refined pseudo-labels on held-out real photos (the
    training labels were made the same way), after skycore.refine;
 3. false sky on held-out photos without sky: share of pixels with refined mask > 0.5;
@@ -34,7 +35,13 @@ sys.path.insert(0, str(REPO))
 
 import skycore  # noqa: E402
 from skycore.metrics import mask_iou  # noqa: E402
-from training.composites import held_out_skies, list_landscapes, make_composite  # noqa: E402
+from training.composites import (  # noqa: E402
+    held_out_skies,
+    list_landscapes,
+    make_composite,
+    split_items,
+)
+from training.cutouts import add_cutouts, list_cutouts, load_cutout  # noqa: E402
 from training.sources import (  # noqa: E402
     TEACHER_MODEL,
     list_photos,
@@ -57,7 +64,15 @@ def masks_of(image: np.ndarray, model) -> tuple[np.ndarray, np.ndarray]:
     return raw, skycore.refine(image, probability)
 
 
-def composites_figures(models: dict, count: int, size: tuple[int, int], seed: int) -> None:
+def composites_figures(
+    models: dict,
+    count: int,
+    size: tuple[int, int],
+    seed: int,
+    *,
+    cutouts: list[np.ndarray] | None = None,
+) -> None:
+    """Mean and lowest IoU on held-out composites, with ``cutouts`` in front of each if given."""
     landscapes = list_landscapes()
     skies = [skycore.read_image(p) for p in held_out_skies()]
     rng = np.random.default_rng(seed)
@@ -70,13 +85,16 @@ def composites_figures(models: dict, count: int, size: tuple[int, int], seed: in
             rng=rng,
             split="held_out",
         )
+        if cutouts:
+            image, truth = add_cutouts(image, truth, cutouts, rng)
         for name, model in models.items():
             raw, refined = masks_of(image, model)
             scores[name]["raw"].append(mask_iou(raw, truth))
             scores[name]["refined"].append(mask_iou(refined, truth))
+    what = f"with {len(cutouts)} held-out trees in front" if cutouts else "(mean IoU, min)"
     print(
-        f"\n1. held-out exact composites: {count} at {size[0]}x{size[1]}, "
-        f"{len(landscapes)} landscapes, {len(skies)} held-out skies (mean IoU, min)"
+        f"\n1{'b' if cutouts else ''}. held-out exact composites: {count} at {size[0]}x{size[1]}, "
+        f"{len(landscapes)} landscapes, {len(skies)} held-out skies {what}"
     )
     for name, s in scores.items():
         print(
@@ -210,6 +228,12 @@ def main(argv: list[str] | None = None) -> None:
     models = {"model": model, "reference": args.reference}
     print(f"model: {args.model} at {model.input_size}\nreference: {args.reference}")
     composites_figures(models, args.composites, size, args.seed)
+    cutout_paths = list_cutouts()
+    if cutout_paths:
+        cutouts = [load_cutout(p) for p in split_items(cutout_paths, held_out=True)]
+        composites_figures(models, args.composites, size, args.seed, cutouts=cutouts)
+    else:
+        print("\n1b. skipped: no torcs-data (apt-get install torcs-data)")
     photo_figures(models, args.figure)
     timing_figures(args.model, args.repeats)
 

@@ -272,12 +272,98 @@ def test_ema_moves_towards_the_trained_weights_and_copies_batchnorm_statistics()
 
 def test_recipe_rebuilds_a_missing_or_stale_dataset_cache(tmp_path):
     from training.__main__ import dataset_is_current
+    from training.make_dataset import DATASET_VERSION
 
     data = tmp_path / "dataset.npz"
     assert not dataset_is_current(data)
     data.write_bytes(b"cached arrays")
     photos = [str(p.path) for p in split_photos(list_photos(), held_out=False)]
-    data.with_suffix(".json").write_text(json.dumps({"photos": photos}))
+    summary = data.with_suffix(".json")
+    summary.write_text(json.dumps({"version": DATASET_VERSION, "photos": photos}))
     assert dataset_is_current(data)
-    data.with_suffix(".json").write_text(json.dumps({"photos": photos[:-1]}))
+    summary.write_text(json.dumps({"version": DATASET_VERSION, "photos": photos[:-1]}))
     assert not dataset_is_current(data)
+    # A cache an older recipe wrote from the same photos is stale too.
+    summary.write_text(json.dumps({"version": DATASET_VERSION - 1, "photos": photos}))
+    assert not dataset_is_current(data)
+
+
+def _saturation(rgb: np.ndarray) -> float:
+    return float((rgb.max(axis=2) - rgb.min(axis=2)).mean())
+
+
+def test_gradient_skies_are_seeded_smooth_and_mostly_pale():
+    from training.augment import gradient_sky
+
+    skies = [gradient_sky(96, 128, np.random.default_rng(i)) for i in range(60)]
+    assert all(s.shape == (96, 128, 3) and s.dtype == np.float32 for s in skies)
+    assert all(s.min() >= 0.0 and s.max() <= 1.0 for s in skies)
+    again = gradient_sky(96, 128, np.random.default_rng(7))
+    assert np.array_equal(again, skies[7])
+    # Smooth like a clear or overcast sky: no step between neighbouring pixels.
+    assert max(float(np.abs(np.diff(s, axis=a)).max()) for s in skies for a in (0, 1)) < 0.03
+    pale = [float(s.mean()) > 0.55 and _saturation(s) < 0.25 for s in skies]
+    assert 0.5 <= np.mean(pale) <= 0.9
+
+
+def test_overcast_look_pales_a_real_sky_and_keeps_its_clouds_faintly():
+    from skycore import as_float_rgb, read_image
+    from training.augment import overcast_look
+
+    sky = as_float_rgb(read_image(SHARED / "data/skies/crop_kodak_cumulus.jpg"))
+    for seed in range(5):
+        pale = overcast_look(sky, np.random.default_rng(seed))
+        assert pale.shape == sky.shape and pale.dtype == np.float32
+        assert _saturation(pale) < 0.6 * _saturation(sky)
+        assert pale.mean(axis=2).std() < sky.mean(axis=2).std()
+        # The clouds are still there: the luminance follows the original's.
+        follows = np.corrcoef(pale.mean(axis=2).ravel(), sky.mean(axis=2).ravel())[0, 1]
+        assert follows > 0.5
+
+
+@needs_stellarium
+def test_cutouts_take_exactly_their_alpha_out_of_the_sky():
+    from training.composites import load_panorama
+    from training.cutouts import add_cutouts
+
+    # A real hand-cut alpha stands in for a tree: a crop of a panorama's ground and skyline.
+    panorama = load_panorama(list_landscapes()[0])
+    row = int(np.median(panorama.horizon))
+    cutout = np.ascontiguousarray(panorama.rgba[max(0, row - 120) : row + 80, :300])
+    rng = np.random.default_rng(4)
+    hidden_sky = 0
+    for _ in range(8):
+        base, base_mask = make_composite(
+            list_landscapes()[1], MAGENTA, size=(320, 240), rng=rng, harmonize=False
+        )
+        image, mask = add_cutouts(base, base_mask, [cutout], rng, count=(2, 2))
+        assert image.shape == base.shape and mask.dtype == np.float32
+        assert np.all(mask <= base_mask + 1e-6)
+        assert np.all(image[mask > 0.999] == (255, 0, 255))
+        covered = (mask < 0.001) & (base_mask > 0.999)
+        is_magenta = np.all(np.abs(image[covered].astype(int) - (255, 0, 255)) < 12, axis=1)
+        assert is_magenta.sum() <= 0.01 * covered.sum()
+        hidden_sky += int(covered.sum())
+    assert hidden_sky > 0.05 * 8 * 320 * 240
+
+
+def test_cutouts_are_distinct_billboards_without_straight_sides():
+    from PIL import Image
+
+    from training.cutouts import list_cutouts, load_cutout
+
+    paths = list_cutouts()
+    if not paths:
+        pytest.skip("needs the Debian package torcs-data")
+    assert len(paths) >= 30
+    assert len({p.read_bytes() for p in paths}) == len(paths)
+    for path in paths:
+        assert "tree" in path.name.lower() and not path.name.startswith("treeUGLIES")
+        with Image.open(path) as im:
+            assert im.mode == "RGBA"
+        cutout = load_cutout(path)
+        alpha = cutout[..., 3]
+        # Cropped to what is opaque, and colour premultiplied.
+        assert alpha[0].max() > 0.02 and alpha[-1].max() > 0.02
+        assert np.all(cutout[..., :3] <= alpha[..., None] + 1e-6)
+        assert max(np.mean(alpha[:, 0] > 0.5), np.mean(alpha[:, -1] > 0.5)) <= 0.3

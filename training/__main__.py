@@ -22,12 +22,14 @@ from .sources import list_photos, split_photos
 
 
 def dataset_is_current(data: Path) -> bool:
-    """Whether the cache exists and was made from the training photos available now."""
+    """Whether the cache exists, was made by this recipe's version and from the training
+    photos available now."""
     summary = data.with_suffix(".json")
     if not (data.is_file() and summary.is_file()):
         return False
-    cached = json.loads(summary.read_text(encoding="utf-8")).get("photos")
-    return cached == [str(p.path) for p in split_photos(list_photos(), held_out=False)]
+    cached = json.loads(summary.read_text(encoding="utf-8"))
+    photos = [str(p.path) for p in split_photos(list_photos(), held_out=False)]
+    return cached.get("version") == make_dataset.DATASET_VERSION and cached.get("photos") == photos
 
 
 def main(argv: list[str] | None = None) -> None:

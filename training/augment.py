@@ -3,6 +3,9 @@
 Geometry (random resized crop, flip) acts on image and mask together; the photometric
 changes (exposure, white balance, saturation, gamma, night and dusk looks, noise, blur) act on
 the image only; :func:`swap_sky` replaces the sky of a labelled image by another sky.
+:func:`overcast_look` and :func:`gradient_sky` make the pale, even skies that the real sky
+photos lack (overcast, haze, a plain dusk or night gradient), as backgrounds for composites and
+sky swaps.
 """
 
 from __future__ import annotations
@@ -45,6 +48,70 @@ def swap_sky(image: np.ndarray, mask: np.ndarray, sky: np.ndarray) -> np.ndarray
     """Put ``sky`` (same size, float RGB) where ``mask`` says sky, blending soft edges."""
     alpha = mask[..., None]
     return image * (1.0 - alpha) + sky * alpha
+
+
+def overcast_look(sky: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A real sky made pale, flat and grey, as under high overcast or haze.
+
+    ``sky`` is float32 RGB in ``[0, 1]``; its cloud texture is kept at a fraction of its
+    contrast, and the result brightens towards the bottom rows (the horizon).
+    """
+    gray = sky.mean(axis=2, keepdims=True)
+    pale = gray + (sky - gray) * np.float32(rng.uniform(0.0, 0.5))
+    level, contrast = rng.uniform(0.55, 0.97), rng.uniform(0.15, 0.6)
+    pale = np.float32(level) + (pale - pale.mean()) * np.float32(contrast)
+    rows = np.linspace(-1.0, 1.0, sky.shape[0], dtype=np.float32)[:, None, None]
+    pale = pale + np.float32(rng.uniform(0.0, 0.12)) * rows
+    pale = pale * rng.uniform(0.95, 1.05, size=3).astype(np.float32)
+    return np.clip(pale, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+#: :func:`gradient_sky`'s kinds: how often each is drawn (mostly the pale kinds the sky photos
+#: lack), then the top and the bottom colour, each drawn between two RGB ends.
+_GRADIENT_SKIES = {
+    "overcast": (0.45, ((0.62, 0.64, 0.68), (0.90, 0.91, 0.93)), ((0.78, 0.79, 0.80), (1, 1, 1))),
+    "haze": (0.25, ((0.35, 0.52, 0.78), (0.70, 0.80, 0.93)), ((0.82, 0.86, 0.90), (1, 1, 1))),
+    "dusk": (0.15, ((0.15, 0.20, 0.42), (0.45, 0.45, 0.68)), ((0.95, 0.50, 0.25), (1, 0.8, 0.55))),
+    "night": (0.15, ((0.0, 0.01, 0.04), (0.05, 0.07, 0.17)), ((0.05, 0.06, 0.12), (0.2, 0.2, 0.3))),
+}
+
+
+def _colour_between(ends: tuple, rng: np.random.Generator) -> np.ndarray:
+    """A colour on the line between two RGB ends, with a little brightness and tint jitter."""
+    low, high = (np.asarray(end, np.float32) for end in ends)
+    colour = low + (high - low) * np.float32(rng.uniform())
+    jitter = np.float32(rng.uniform(0.85, 1.05)) * rng.uniform(0.97, 1.03, size=3)
+    return colour * jitter.astype(np.float32)
+
+
+def _smooth_noise(
+    height: int, width: int, rng: np.random.Generator, octaves: int = 4
+) -> np.ndarray:
+    """Zero-mean cloud-like noise in about ``[-1, 1]``: random grids upsampled and summed."""
+    noise = np.zeros((height, width), np.float32)
+    for octave in range(octaves):
+        cells = 2 ** (octave + 1)
+        grid = rng.standard_normal((cells + 1, cells + 1)).astype(np.float32)
+        noise += cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC) / 2**octave
+    return noise / 2.0
+
+
+def gradient_sky(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """A smooth synthetic sky: a vertical two-colour gradient with faint cloud texture.
+
+    Returns float32 RGB ``height x width x 3`` in ``[0, 1]``.
+    """
+    kinds = list(_GRADIENT_SKIES)
+    shares = np.array([_GRADIENT_SKIES[k][0] for k in kinds])
+    _, top_ends, bottom_ends = _GRADIENT_SKIES[
+        kinds[int(rng.choice(len(kinds), p=shares / shares.sum()))]
+    ]
+    top, bottom = _colour_between(top_ends, rng), _colour_between(bottom_ends, rng)
+    rows = np.linspace(0.0, 1.0, height, dtype=np.float32) ** np.float32(rng.uniform(0.7, 2.0))
+    sky = top + (bottom - top) * rows[:, None, None]
+    sky = np.broadcast_to(sky, (height, width, 3)).copy()
+    texture = _smooth_noise(height, width, rng)[..., None] * np.float32(rng.uniform(0.0, 0.08))
+    return np.clip(sky * (1.0 + texture), 0.0, 1.0).astype(np.float32, copy=False)
 
 
 def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -47,6 +47,10 @@ TRAINING_DATA_LICENSES = {
     "plasma-workspace-wallpapers (Debian)": "GPL-2+ (metadata.json of each: LGPL-3)",
     "mate-backgrounds (Debian)": "GPL-2+",
     "lxqt-themes wallpapers (Debian)": "LGPL-2.1+",
+    "budgie-backgrounds (Debian 13)": "CC0-1.0",
+    "opencv-doc sample photos (Debian)": "Apache-2.0 AND BSD-3-Clause",
+    "scikit-image sample photos: rocket, astronaut": "public domain",
+    "scikit-image sample photos: chelsea, coffee": "CC0-1.0",
     "pseudo-label teacher skyseg-u2netp (xiongzhu666/Sky-Segmentation-and-Post-processing)": "MIT",
 }
 

@@ -4,8 +4,8 @@ Run from the repository root::
 
     python -m training.make_dataset            # writes training/data/cache/dataset.npz
 
-It needs ``stellarium-data`` and the wallpaper packages named in :mod:`training.sources`
-installed, and ``../shared`` beside the repository. Every random choice flows from ``--seed``.
+It needs ``stellarium-data``, ``torcs-data`` and the packages named in
+:mod:`training.sources` installed, and ``../shared`` beside the repository. Every random choice flows from ``--seed``.
 Only the training parts are cached; the held-out parts are read again by
 ``benchmarks/eval_model.py``.
 
@@ -13,7 +13,7 @@ The model sees photos with their aspect ratio kept (:func:`skycore.inference.mod
 so nothing here is squashed. The cache holds:
 
 * ``composite_images``/``composite_masks``: exact-mask composites (:mod:`training.composites`),
-  generated square;
+  generated square, some with trees standing in front (:mod:`training.cutouts`);
 * ``photo_images``/``photo_masks``/``photo_shapes``/``photo_has_sky``: real photos with refined
   pseudo-labels, and no-sky photos with empty masks, fitted into a square canvas with their
   aspect kept (``photo_shapes`` holds each one's height and width; the rest is padding);
@@ -36,10 +36,27 @@ from tqdm import tqdm
 
 from skycore import as_float_rgb, read_image
 
-from .composites import held_out_skies, list_landscapes, make_composite, train_skies
+from .augment import gradient_sky, overcast_look
+from .composites import (
+    held_out_skies,
+    list_landscapes,
+    make_composite,
+    split_items,
+    train_skies,
+)
+from .cutouts import add_cutouts, list_cutouts, load_cutout
 from .sources import label_for, list_photos, read_photo, sky_wallpapers, split_photos
 
 CACHE_DIR = Path(__file__).resolve().parent / "data" / "cache"
+#: Bumped whenever the recipe makes a different cache from the same photos, so that
+#: ``python -m training`` rebuilds a cache an older recipe wrote.
+DATASET_VERSION = 3
+#: Share of training composites laid over a synthetic pale sky (half a real sky made
+#: overcast, half a plain gradient): overcast and haze are rare among the sky photos.
+SYNTHETIC_SKY_SHARE = 0.3
+#: Share of training composites with trees (or a tower, or a person) of ``torcs-data``
+#: standing in front (:mod:`training.cutouts`): sky between leaves and branches.
+CUTOUT_SHARE = 0.4
 
 
 def fit(image: np.ndarray, size: int) -> tuple[np.ndarray, tuple[int, int]]:
@@ -122,8 +139,17 @@ def build_composites(
     rng: np.random.Generator,
     *,
     split: str = "train",
+    synthetic_share: float = 0.0,
+    cutouts: list[np.ndarray] | None = None,
+    cutout_share: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` square composites of one split over the given skies."""
+    """``count`` square composites of one split over the given skies.
+
+    ``synthetic_share`` of them are laid over a synthetic pale sky instead
+    (:func:`training.augment.overcast_look` of one of the skies or a
+    :func:`training.augment.gradient_sky`), and ``cutout_share`` of them get ``cutouts``
+    standing in front (:func:`training.cutouts.add_cutouts`).
+    """
     landscapes = list_landscapes()
     if not landscapes:
         raise SystemExit("no Stellarium landscapes found: apt-get install stellarium-data")
@@ -132,7 +158,14 @@ def build_composites(
     for i in tqdm(range(count), desc="composites", unit="img"):
         landscape = landscapes[i % len(landscapes)]
         sky = skies[int(rng.integers(len(skies)))]
+        draw = rng.random()
+        if draw < synthetic_share / 2:
+            sky = gradient_sky(480, 640, rng)
+        elif draw < synthetic_share:
+            sky = overcast_look(sky, rng)
         image, mask = make_composite(landscape, sky, size=(size, size), rng=rng, split=split)
+        if cutouts and rng.random() < cutout_share:
+            image, mask = add_cutouts(image, mask, cutouts, rng)
         images[i] = image
         masks[i] = to_u8(mask)
     return images, masks
@@ -156,8 +189,18 @@ def main(argv: list[str] | None = None) -> None:
     sky_paths = train_skies() + sky_wallpapers()
     skies = [as_float_rgb(read_image(p)) for p in sky_paths]
     skies += [as_float_rgb(b) for b in bands]
+    cutout_paths = list_cutouts()
+    if not cutout_paths:
+        raise SystemExit("no TORCS billboard textures found: apt-get install torcs-data")
+    cutouts = [load_cutout(p) for p in split_items(cutout_paths, held_out=False)]
     composite_images, composite_masks = build_composites(
-        args.composites, args.composite_size, skies, rng
+        args.composites,
+        args.composite_size,
+        skies,
+        rng,
+        synthetic_share=SYNTHETIC_SKY_SHARE,
+        cutouts=cutouts,
+        cutout_share=CUTOUT_SHARE,
     )
     sky_images = np.stack(
         [
@@ -201,6 +244,7 @@ def main(argv: list[str] | None = None) -> None:
         val_kinds=val_kinds,
     )
     summary = {
+        "version": DATASET_VERSION,
         "seed": args.seed,
         "composites": int(args.composites),
         "photos": photo_names,

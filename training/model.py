@@ -84,7 +84,7 @@ class DecoderBlock(nn.Module):
 class SkySegLite(nn.Module):
     """Encoder at strides 2..32, U-Net decoder back to stride 2, bilinear to full size."""
 
-    def __init__(self, widths: tuple[int, ...] = (16, 24, 32, 64, 128)):
+    def __init__(self, widths: tuple[int, ...] = (16, 32, 48, 96, 192)):
         super().__init__()
         w0, w1, w2, w3, w4 = widths
         self.stem = _conv_bn_act(3, w0, 3, stride=2)  # /2

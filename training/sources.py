@@ -7,10 +7,12 @@ Two kinds, each split into training and held-out parts per source with
   and refined at full resolution with :func:`skycore.refine` (pseudo-labels);
 * photos without sky (indoor, close-ups), whose label is all zero.
 
-They come from ``../shared/data/photos`` (see its ``SOURCES.md``) and from the photo wallpapers
-of Debian packages, installed with
+They come from ``../shared/data/photos`` (see its ``SOURCES.md``), from the photo wallpapers
+of Debian packages, from the sample photos of Debian's ``opencv-doc`` and from the few photos
+in scikit-image's wheel, installed with
 ``apt-get install lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 lxqt-themes mate-backgrounds
-plasma-workspace-wallpapers``.
+plasma-workspace-wallpapers opencv-doc`` and, from Debian 13 (on Debian 12, ``dpkg -i`` its
+``.deb`` from the Debian 13 pool: it has no dependencies), ``budgie-backgrounds``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import skimage.data
 
 import skycore
 
@@ -46,6 +49,18 @@ _PLASMA, _PLASMA_PKG, _PLASMA_LICENSE = (
 )
 _MATE_PKG, _MATE_LICENSE = "mate-backgrounds", "GPL-2+"
 _LXQT_PKG, _LXQT_LICENSE = "lxqt-themes", "LGPL-2.1+"
+# Debian 13's budgie-backgrounds: photos dedicated to the public domain (debian/copyright).
+_BUDGIE, _BUDGIE_PKG, _BUDGIE_LICENSE = (
+    "/usr/share/backgrounds/budgie",
+    "budgie-backgrounds",
+    "CC0-1.0",
+)
+# OpenCV's sample data; debian/copyright puts it under the project's licence ("Files: *").
+_OPENCV, _OPENCV_PKG, _OPENCV_LICENSE = (
+    "/usr/share/doc/opencv-doc/examples/data",
+    "opencv-doc",
+    "Apache-2.0 AND BSD-3-Clause",
+)
 
 # (path, package, licence, has sky). Licences from each package's debian/copyright;
 # abstract and graphic wallpapers are left out.
@@ -65,6 +80,25 @@ WALLPAPERS: tuple[tuple[str, str, str, bool], ...] = (
     *(
         (_PLASMA.format(name), _PLASMA_PKG, _PLASMA_LICENSE, True)
         for name in ("BytheWater", "ColdRipple", "DarkestHour", "EveningGlow", "Kite", "summer_1am")
+    ),
+    # Left out: casa-mila (the reference calls its blown-out sky no sky) and high-trestle-trail
+    # (it marks half of the sky behind the bridge's frame).
+    *(
+        (f"{_BUDGIE}/{name}.jpg", _BUDGIE_PKG, _BUDGIE_LICENSE, True)
+        for name in (
+            "beacon-street-sunset",
+            "canyon-wren",
+            "extreme-desert-hike",
+            "lake-sherburne",
+            "piazza-gae-aulenti",
+            "roman-colosseum",
+            "singaporean-cityscape",
+            "tea-gardens",
+        )
+    ),
+    *(
+        (f"{_OPENCV}/{name}", _OPENCV_PKG, _OPENCV_LICENSE, True)
+        for name in ("building.jpg", "home.jpg", "leuvenA.jpg")
     ),
     (f"{_LOMIRI}/Picture_0B_by_freespace.jpg", _LOMIRI_PKG, "CC-BY-4.0", False),
     (f"{_LOMIRI}/Picture_1A_by_freespace.jpg", _LOMIRI_PKG, "CC-BY-4.0", False),
@@ -93,6 +127,43 @@ WALLPAPERS: tuple[tuple[str, str, str, bool], ...] = (
         (_PLASMA.format(name), _PLASMA_PKG, _PLASMA_LICENSE, False)
         for name in ("FallenLeaf", "Grey", "OneStandsOut", "Path")
     ),
+    *(
+        (f"{_BUDGIE}/{name}.jpg", _BUDGIE_PKG, _BUDGIE_LICENSE, False)
+        for name in ("abstract-spiral", "blue-periwinkle", "oakland-zoo-otters", "perched-osprey")
+    ),
+    # Colour photos only (no drawings, no grey-scale test charts); lena and messi5, whose
+    # rights are unclear, and baboon (USC-SIPI) are left out.
+    *(
+        (f"{_OPENCV}/{name}", _OPENCV_PKG, _OPENCV_LICENSE, False)
+        for name in (
+            "aloeL.jpg",
+            "apple.jpg",
+            "basketball1.png",
+            "blox.jpg",
+            "board.jpg",
+            "butterfly.jpg",
+            "ela_original.jpg",
+            "fruits.jpg",
+            "graf1.png",
+            "licenseplate_motion.jpg",
+            "orange.jpg",
+            "pca_test1.jpg",
+            "rubberwhale1.png",
+            "smarties.png",
+            "squirrel_cls.jpg",
+            "stuff.jpg",
+        )
+    ),
+)
+
+#: The photos in scikit-image's wheel (a runtime dependency), with the licence its
+#: ``skimage.data`` docstrings give: (file, licence, has sky).
+_SKIMAGE_DIR = Path(skimage.data.__file__).parent
+SKIMAGE_PHOTOS: tuple[tuple[str, str, bool], ...] = (
+    ("rocket.jpg", "public domain (SpaceX)", True),
+    ("astronaut.png", "public domain (NASA)", False),
+    ("chelsea.png", "CC0-1.0", False),
+    ("coffee.png", "CC0-1.0", False),
 )
 
 #: Sky-only wallpapers used as extra backgrounds for composites.
@@ -142,9 +213,17 @@ def _wallpaper_photos() -> list[Photo]:
     ]
 
 
+def _skimage_photos() -> list[Photo]:
+    return [
+        Photo(_SKIMAGE_DIR / name, "skimage", licence, has_sky)
+        for name, licence, has_sky in SKIMAGE_PHOTOS
+        if (_SKIMAGE_DIR / name).is_file()
+    ]
+
+
 def list_photos() -> list[Photo]:
-    """Every available real photo (shared photos and installed wallpapers)."""
-    return _shared_photos() + _wallpaper_photos()
+    """Every available real photo (shared photos, installed wallpapers and sample photos)."""
+    return _shared_photos() + _wallpaper_photos() + _skimage_photos()
 
 
 def split_photos(photos: list[Photo], *, held_out: bool) -> list[Photo]:

@@ -33,13 +33,15 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .augment import photometric, random_resized_crop, swap_sky, to_tensor_layout
+from .augment import overcast_look, photometric, random_resized_crop, swap_sky, to_tensor_layout
 from .make_dataset import CACHE_DIR, KIND_COMPOSITE, KIND_NO_SKY, KIND_PHOTO
 from .model import SkySegLite, parameter_count
 
 #: Share of each batch drawn from composites, photos with sky and no-sky photos.
 MIX = {KIND_COMPOSITE: 0.5, KIND_PHOTO: 0.32, KIND_NO_SKY: 0.18}
 SKY_SWAP_PROBABILITY = 0.25
+#: Share of sky swaps whose new sky is made pale first (:func:`overcast_look`).
+OVERCAST_SWAP_SHARE = 0.35
 
 
 class BatchSampler:
@@ -76,6 +78,8 @@ class BatchSampler:
             if kind != KIND_NO_SKY and rng.random() < SKY_SWAP_PROBABILITY:
                 sky = self.skies[int(rng.integers(len(self.skies)))].astype(np.float32) / 255.0
                 sky, _ = random_resized_crop(sky, sky[..., 0], self.size, rng, min_area=0.4)
+                if rng.random() < OVERCAST_SWAP_SHARE:
+                    sky = overcast_look(sky, rng)
                 image = swap_sky(image, mask, sky)
             images[i] = to_tensor_layout(photometric(image, rng))
             masks[i, 0] = mask
