@@ -35,6 +35,7 @@ OPSET = 17
 #: Licences of everything the weights were trained from (see models/README.md).
 TRAINING_DATA_LICENSES = {
     "stellarium-data landscapes (Debian package, exact-mask composites)": "GPL-2+",
+    "torcs-data tree billboards (Debian package, cut out in front of composites)": "GPL-2+",
     "sky photos ../shared/data/skies: crop_skyopt_*": "Apache-2.0",
     "sky photos ../shared/data/skies: crop_kodak_*": "Kodak suite, unrestricted use",
     "sky photos ../shared/data/skies: crop_wikimedia_*": "Wikimedia Commons (CC BY / BY-SA)",
