@@ -194,6 +194,9 @@ def test_training_resumes_and_exports_a_matching_onnx_model(tmp_path):
     # A shorter schedule must not silently pick up a longer run's weights.
     with pytest.raises(SystemExit):
         train.main([*common, "--steps", "3"])
+    # Nor may a run resume as another architecture.
+    with pytest.raises(SystemExit):
+        train.main([*common, "--steps", "5", "--widths", "8,16,24,32,64"])
 
     onnx_path = tmp_path / "models" / "skyseg-lite.onnx"
     # A five-step model on this tiny data, with recalibrated BatchNorm, differs by ~1e-4;
@@ -201,6 +204,11 @@ def test_training_resumes_and_exports_a_matching_onnx_model(tmp_path):
     export.main(
         ["--checkpoint", str(run / "last.pt"), "--out", str(onnx_path), "--tolerance", "1e-3"]
     )
+    # A narrower run exports as its own architecture.
+    narrow = tmp_path / "narrow"
+    narrow_args = ["--data", str(data), "--run", str(narrow), "--size", "64", "--batch", "2"]
+    train.main([*narrow_args, "--steps", "2", "--widths", "8,16,24,32,64", "--bn-batches", "2"])
+    assert export.load_model(narrow / "last.pt").widths == (8, 16, 24, 32, 64)
     (spec,) = read_manifest(onnx_path.with_suffix(".json"))
     assert spec.sha256 == file_sha256(onnx_path)
     assert spec.default and spec.input_size == 320 and spec.dynamic_size

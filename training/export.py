@@ -57,9 +57,9 @@ TRAINING_DATA_LICENSES = {
 
 
 def load_model(checkpoint: Path) -> SkySegLite:
-    """A model in eval mode with the checkpoint's averaged weights (``ema``)."""
-    model = SkySegLite()
+    """A model of the checkpoint's widths in eval mode, with its averaged weights (``ema``)."""
     state = torch.load(checkpoint, map_location="cpu")
+    model = SkySegLite(tuple(state["widths"]))
     model.load_state_dict(state["ema"])
     return model.eval()
 

@@ -5,9 +5,9 @@ Run from the repository root::
     python -m training.make_dataset            # writes training/data/cache/dataset.npz
 
 It needs ``stellarium-data``, ``torcs-data`` and the packages named in
-:mod:`training.sources` installed, and ``../shared`` beside the repository. Every random choice flows from ``--seed``.
-Only the training parts are cached; the held-out parts are read again by
-``benchmarks/eval_model.py``.
+:mod:`training.sources` installed, and ``../shared`` beside the repository. Every random
+choice flows from ``--seed``. Only the training parts are cached; the held-out parts are read
+again by ``benchmarks/eval_model.py``.
 
 The model sees photos with their aspect ratio kept (:func:`skycore.inference.model_input_size`),
 so nothing here is squashed. The cache holds:

@@ -84,8 +84,12 @@ class DecoderBlock(nn.Module):
 class SkySegLite(nn.Module):
     """Encoder at strides 2..32, U-Net decoder back to stride 2, bilinear to full size."""
 
-    def __init__(self, widths: tuple[int, ...] = (16, 32, 48, 96, 192)):
+    #: Channels of the stem and the four encoder stages, by default.
+    WIDTHS = (16, 32, 48, 96, 192)
+
+    def __init__(self, widths: tuple[int, ...] = WIDTHS):
         super().__init__()
+        self.widths = tuple(widths)
         w0, w1, w2, w3, w4 = widths
         self.stem = _conv_bn_act(3, w0, 3, stride=2)  # /2
         self.enc1 = _stage(w0, w1, 2, stride=2, expand=3)  # /4

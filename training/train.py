@@ -201,6 +201,7 @@ def save_checkpoint(
             "ema_calibrated": ema_calibrated,
             "optimizer": optimizer.state_dict(),
             "step": step,
+            "widths": list(model.widths),
             "args": vars(args) | {"data": str(args.data), "run": str(args.run)},
         },
         temporary,
@@ -215,6 +216,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=2400)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--size", type=int, default=192, help="training crop, multiple of 32")
+    parser.add_argument(
+        "--widths",
+        type=lambda text: tuple(int(v) for v in text.split(",")),
+        default=SkySegLite.WIDTHS,
+        help="channels of the stem and the four encoder stages, comma-separated",
+    )
     parser.add_argument("--lr", type=float, default=4e-3)
     parser.add_argument("--warmup", type=int, default=60)
     parser.add_argument("--ema-decay", type=float, default=0.998)
@@ -250,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     args.run.mkdir(parents=True, exist_ok=True)
     data = dict(np.load(args.data))
     sampler = BatchSampler(data, args.size)
-    model = SkySegLite()
+    model = SkySegLite(args.widths)
     ema = copy.deepcopy(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     last = args.run / "last.pt"
@@ -258,6 +265,8 @@ def main(argv: list[str] | None = None) -> None:
     ema_calibrated = False
     if last.is_file():
         state = torch.load(last, map_location="cpu")
+        if tuple(state.get("widths", ())) != tuple(args.widths):
+            parser.error(f"{last} has widths {state.get('widths')}, not {args.widths}")
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
