@@ -91,15 +91,16 @@ def composites_figures(
             raw, refined = masks_of(image, model)
             scores[name]["raw"].append(mask_iou(raw, truth))
             scores[name]["refined"].append(mask_iou(refined, truth))
-    what = f"with {len(cutouts)} held-out trees in front" if cutouts else "(mean IoU, min)"
+    what = f" with {len(cutouts)} held-out trees in front" if cutouts else ""
     print(
         f"\n1{'b' if cutouts else ''}. held-out exact composites: {count} at {size[0]}x{size[1]}, "
-        f"{len(landscapes)} landscapes, {len(skies)} held-out skies {what}"
+        f"{len(landscapes)} landscapes, {len(skies)} held-out skies{what} (mean IoU, median, min)"
     )
     for name, s in scores.items():
+        raw, refined = s["raw"], s["refined"]
         print(
-            f"   {name:12s} raw {np.mean(s['raw']):.4f} (min {np.min(s['raw']):.3f})   "
-            f"refined {np.mean(s['refined']):.4f} (min {np.min(s['refined']):.3f})"
+            f"   {name:12s} raw {np.mean(raw):.4f} ({np.median(raw):.3f}, {np.min(raw):.3f})   "
+            f"refined {np.mean(refined):.4f} ({np.median(refined):.3f}, {np.min(refined):.3f})"
         )
 
 
@@ -119,7 +120,10 @@ def photo_figures(models: dict, figure: Path | None) -> None:
         f"\n2. held-out real photos with sky: {len(with_sky)}; IoU of the model's refined mask "
         "vs the reference model's refined pseudo-label (the reference scores 1 by construction)"
     )
-    print(f"   {'model':12s} {np.mean(ious):.4f} (min {np.min(ious):.3f})")
+    print(
+        f"   {'model':12s} {np.mean(ious):.4f} (median {np.median(ious):.3f}, "
+        f"min {np.min(ious):.3f})"
+    )
     for photo, value in zip(with_sky, ious, strict=True):
         print(f"      {photo.name:40s} {value:.3f}")
 
