@@ -300,7 +300,7 @@ def _saturation(rgb: np.ndarray) -> float:
     return float((rgb.max(axis=2) - rgb.min(axis=2)).mean())
 
 
-def test_gradient_skies_are_seeded_smooth_and_mostly_pale():
+def test_gradient_skies_are_seeded_smooth_mostly_pale_and_starry_at_night():
     from training.augment import gradient_sky
 
     skies = [gradient_sky(96, 128, np.random.default_rng(i)) for i in range(60)]
@@ -308,25 +308,37 @@ def test_gradient_skies_are_seeded_smooth_and_mostly_pale():
     assert all(s.min() >= 0.0 and s.max() <= 1.0 for s in skies)
     again = gradient_sky(96, 128, np.random.default_rng(7))
     assert np.array_equal(again, skies[7])
-    # Smooth like a clear or overcast sky: no step between neighbouring pixels.
-    assert max(float(np.abs(np.diff(s, axis=a)).max()) for s in skies for a in (0, 1)) < 0.03
+    night = [s for s in skies if float(s.mean()) < 0.25]
+    day = [s for s in skies if float(s.mean()) >= 0.25]
+    assert night and day
+    # By day smooth like a clear or overcast sky: no step between neighbouring pixels.
+    assert max(float(np.abs(np.diff(s, axis=a)).max()) for s in day for a in (0, 1)) < 0.03
+    # At night stars: points far brighter than the sky around them.
+    for s in night:
+        brightness = s.mean(axis=2)
+        assert np.sum(brightness > np.median(brightness) + 0.2) >= 3
     pale = [float(s.mean()) > 0.55 and _saturation(s) < 0.25 for s in skies]
     assert 0.5 <= np.mean(pale) <= 0.9
 
 
-def test_overcast_look_pales_a_real_sky_and_keeps_its_clouds_faintly():
+def test_overcast_look_greys_a_real_sunset_and_keeps_its_clouds_faintly():
     from skycore import as_float_rgb, read_image
     from training.augment import overcast_look
 
-    sky = as_float_rgb(read_image(SHARED / "data/skies/crop_kodak_cumulus.jpg"))
+    sky = as_float_rgb(read_image(SHARED / "data/skies/crop_wikimedia_crepuscular_sunset.jpg"))
     for seed in range(5):
         pale = overcast_look(sky, np.random.default_rng(seed))
         assert pale.shape == sky.shape and pale.dtype == np.float32
         assert _saturation(pale) < 0.6 * _saturation(sky)
+        # Not warm like the sunset was (nor like beige wood): grey to slightly blue.
+        red, _, blue = pale.reshape(-1, 3).mean(axis=0)
+        assert red <= blue
         assert pale.mean(axis=2).std() < sky.mean(axis=2).std()
-        # The clouds are still there: the luminance follows the original's.
-        follows = np.corrcoef(pale.mean(axis=2).ravel(), sky.mean(axis=2).ravel())[0, 1]
-        assert follows > 0.5
+        # The clouds are still there: along each row (the added horizon glow is even along
+        # rows) the luminance follows the original's.
+        lum, original = pale.mean(axis=2), sky.mean(axis=2)
+        lum, original = (x - x.mean(axis=1, keepdims=True) for x in (lum, original))
+        assert np.corrcoef(lum.ravel(), original.ravel())[0, 1] > 0.5
 
 
 @needs_stellarium
@@ -375,3 +387,23 @@ def test_cutouts_are_distinct_billboards_without_straight_sides():
         assert alpha[0].max() > 0.02 and alpha[-1].max() > 0.02
         assert np.all(cutout[..., :3] <= alpha[..., None] + 1e-6)
         assert max(np.mean(alpha[:, 0] > 0.5), np.mean(alpha[:, -1] > 0.5)) <= 0.3
+
+
+def test_defocus_top_blurs_the_top_and_leaves_the_bottom_sharp():
+    from skycore import as_float_rgb, read_image
+    from training.augment import defocus_top
+
+    # kodim01 (no sky): a brick facade, sharp everywhere.
+    image = as_float_rgb(read_image(SHARED / "data/photos/kodak_kodim01.jpg"))[:384, :384]
+    rng = np.random.default_rng(2)
+    for _ in range(4):
+        result = defocus_top(image, rng)
+        assert result.shape == image.shape and result.dtype == np.float32
+
+        def detail(x: np.ndarray) -> float:
+            return float(np.abs(np.diff(x.mean(axis=2), axis=1)).mean())
+
+        # Blurred at the top (fully down to 15 % of the height at least) ...
+        assert detail(result[:96]) < 0.5 * detail(image[:96])
+        # ... untouched at the bottom (the blur is gone by 95 % of the height).
+        assert np.array_equal(result[-8:], image[-8:])

@@ -2,7 +2,8 @@
 
 Geometry (random resized crop, flip) acts on image and mask together; the photometric
 changes (exposure, white balance, saturation, gamma, night and dusk looks, noise, blur) act on
-the image only; :func:`swap_sky` replaces the sky of a labelled image by another sky.
+the image only; :func:`swap_sky` replaces the sky of a labelled image by another sky, and
+:func:`defocus_top` blurs the top of a picture without sky as a shallow depth of field would.
 :func:`overcast_look` and :func:`gradient_sky` make the pale, even skies that the real sky
 photos lack (overcast, haze, a plain dusk or night gradient), as backgrounds for composites and
 sky swaps.
@@ -51,18 +52,24 @@ def swap_sky(image: np.ndarray, mask: np.ndarray, sky: np.ndarray) -> np.ndarray
 
 
 def overcast_look(sky: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A real sky made pale, flat and grey, as under high overcast or haze.
+    """A real sky made grey and muted: pale and flat as under high overcast or haze, or, one
+    time in four, dark as under storm clouds.
 
     ``sky`` is float32 RGB in ``[0, 1]``; its cloud texture is kept at a fraction of its
-    contrast, and the result brightens towards the bottom rows (the horizon).
+    contrast, and the result brightens towards the bottom rows (the horizon). Its colour goes
+    grey to slightly blue: a sunset kept pale and warm would look like beige wood or plaster.
     """
     gray = sky.mean(axis=2, keepdims=True)
-    pale = gray + (sky - gray) * np.float32(rng.uniform(0.0, 0.5))
-    level, contrast = rng.uniform(0.55, 0.97), rng.uniform(0.15, 0.6)
+    pale = gray + (sky - gray) * np.float32(rng.uniform(0.0, 0.3))
+    if rng.random() < 0.25:
+        level, contrast = rng.uniform(0.15, 0.5), rng.uniform(0.4, 1.0)
+    else:
+        level, contrast = rng.uniform(0.55, 0.97), rng.uniform(0.15, 0.6)
     pale = np.float32(level) + (pale - pale.mean()) * np.float32(contrast)
     rows = np.linspace(-1.0, 1.0, sky.shape[0], dtype=np.float32)[:, None, None]
     pale = pale + np.float32(rng.uniform(0.0, 0.12)) * rows
-    pale = pale * rng.uniform(0.95, 1.05, size=3).astype(np.float32)
+    cool = rng.uniform(0.0, 0.06)
+    pale = pale * np.array([1.0 - cool, 1.0, 1.0 + cool], np.float32)
     return np.clip(pale, 0.0, 1.0).astype(np.float32, copy=False)
 
 
@@ -96,22 +103,60 @@ def _smooth_noise(
     return noise / 2.0
 
 
+def _stars(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """A star field, sometimes with a faint Milky Way band: float32 ``HxWx1`` light to add."""
+    light = np.zeros((height, width), np.float32)
+    count = int(rng.uniform(0.0005, 0.006) * height * width)
+    rows, cols = rng.integers(0, height, count), rng.integers(0, width, count)
+    np.add.at(light, (rows, cols), rng.exponential(0.25, count).astype(np.float32))
+    light = cv2.GaussianBlur(light, (0, 0), float(rng.uniform(0.4, 1.0))) * np.float32(4.0)
+    if rng.random() < 0.5:
+        # A band across the sky whose brightness follows cloud-like noise.
+        y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+        angle = rng.uniform(0.0, np.pi)
+        distance = (x - width / 2) * np.sin(angle) - (y - height / 2) * np.cos(angle)
+        band = np.exp(-((distance / (rng.uniform(0.08, 0.25) * max(height, width))) ** 2))
+        glow = band * (0.6 + 0.4 * _smooth_noise(height, width, rng, octaves=5))
+        light += glow.clip(0.0, None) * np.float32(rng.uniform(0.03, 0.12))
+    return light[..., None]
+
+
 def gradient_sky(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
-    """A smooth synthetic sky: a vertical two-colour gradient with faint cloud texture.
+    """A smooth synthetic sky: a vertical two-colour gradient with faint cloud texture, and
+    stars at night.
 
     Returns float32 RGB ``height x width x 3`` in ``[0, 1]``.
     """
     kinds = list(_GRADIENT_SKIES)
     shares = np.array([_GRADIENT_SKIES[k][0] for k in kinds])
-    _, top_ends, bottom_ends = _GRADIENT_SKIES[
-        kinds[int(rng.choice(len(kinds), p=shares / shares.sum()))]
-    ]
+    kind = kinds[int(rng.choice(len(kinds), p=shares / shares.sum()))]
+    _, top_ends, bottom_ends = _GRADIENT_SKIES[kind]
     top, bottom = _colour_between(top_ends, rng), _colour_between(bottom_ends, rng)
     rows = np.linspace(0.0, 1.0, height, dtype=np.float32) ** np.float32(rng.uniform(0.7, 2.0))
     sky = top + (bottom - top) * rows[:, None, None]
     sky = np.broadcast_to(sky, (height, width, 3)).copy()
     texture = _smooth_noise(height, width, rng)[..., None] * np.float32(rng.uniform(0.0, 0.08))
-    return np.clip(sky * (1.0 + texture), 0.0, 1.0).astype(np.float32, copy=False)
+    sky = sky * (1.0 + texture)
+    if kind == "night":
+        sky = sky + _stars(height, width, rng) * np.array([0.95, 0.97, 1.0], np.float32)
+    return np.clip(sky, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+def defocus_top(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Blur the upper part of a picture as a shallow depth of field blurs a background.
+
+    Close-ups often have a smooth, out-of-focus top that is not sky (a crowd, leaves, a
+    table); shown on pictures without sky, it teaches that blur alone does not make sky.
+    ``image`` is float32 RGB ``HxWx3``; the blur ramps out between 30 % and 80 % of its height.
+    """
+    height = image.shape[0]
+    sigma = float(rng.uniform(2.0, 8.0)) * height / 192
+    blurred = cv2.GaussianBlur(image, (0, 0), sigma)
+    edge = rng.uniform(0.3, 0.8) * height
+    ramp = rng.uniform(0.05, 0.3) * height
+    rows = np.arange(height, dtype=np.float32)
+    weight = np.clip((edge - rows) / ramp + 0.5, 0.0, 1.0).astype(np.float32)[:, None, None]
+    return image * (1.0 - weight) + blurred * weight
 
 
 def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -33,7 +33,14 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .augment import overcast_look, photometric, random_resized_crop, swap_sky, to_tensor_layout
+from .augment import (
+    defocus_top,
+    overcast_look,
+    photometric,
+    random_resized_crop,
+    swap_sky,
+    to_tensor_layout,
+)
 from .make_dataset import CACHE_DIR, KIND_COMPOSITE, KIND_NO_SKY, KIND_PHOTO
 from .model import SkySegLite, parameter_count
 
@@ -42,6 +49,8 @@ MIX = {KIND_COMPOSITE: 0.5, KIND_PHOTO: 0.32, KIND_NO_SKY: 0.18}
 SKY_SWAP_PROBABILITY = 0.25
 #: Share of sky swaps whose new sky is made pale first (:func:`overcast_look`).
 OVERCAST_SWAP_SHARE = 0.35
+#: Share of pictures without sky whose top is blurred (:func:`defocus_top`).
+DEFOCUS_PROBABILITY = 0.35
 
 
 class BatchSampler:
@@ -81,6 +90,8 @@ class BatchSampler:
                 if rng.random() < OVERCAST_SWAP_SHARE:
                     sky = overcast_look(sky, rng)
                 image = swap_sky(image, mask, sky)
+            if kind == KIND_NO_SKY and rng.random() < DEFOCUS_PROBABILITY:
+                image = defocus_top(image, rng)
             images[i] = to_tensor_layout(photometric(image, rng))
             masks[i, 0] = mask
         return images, masks
