@@ -109,8 +109,10 @@ def add_cutouts(
     rng: np.random.Generator,
     *,
     count: tuple[int, int] = (1, 2),
+    hanging: float = 0.3,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Stand a few cutouts in front of a composite and take them out of its sky label.
+    """Stand a few cutouts in front of a composite, or hang them from above, and take them out
+    of its sky label.
 
     Parameters
     ----------
@@ -122,9 +124,14 @@ def add_cutouts(
         Premultiplied RGBA cutouts from :func:`load_cutout`.
     rng : numpy.random.Generator
         Source of every random choice: how many (``count``, inclusive), which, their size
-        (0.3 to 1.0 of the image height), place, flip and brightness.
+        (0.3 to 1.0 of the image height standing, 0.6 to 1.6 hanging), place, flip and
+        brightness.
     count : (int, int), optional
         Fewest and most cutouts laid.
+    hanging : float, optional
+        Share of cutouts that hang from above the frame instead, as branches overhang a photo
+        taken under a tree: turned upside down, trunk out of the frame, the crown reaching
+        down to 15-60 % of the height.
 
     Returns
     -------
@@ -140,7 +147,11 @@ def add_cutouts(
         cutout = cutouts[int(rng.integers(len(cutouts)))]
         if rng.random() < 0.5:
             cutout = cutout[:, ::-1]
-        scale = float(rng.uniform(0.3, 1.0)) * height / cutout.shape[0]
+        hangs = rng.random() < hanging
+        if hangs:
+            cutout = cutout[::-1]
+        size = rng.uniform(0.6, 1.6) if hangs else rng.uniform(0.3, 1.0)
+        scale = float(size) * height / cutout.shape[0]
         cut_h = max(2, round(cutout.shape[0] * scale))
         cut_w = max(2, round(cutout.shape[1] * scale))
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
@@ -154,8 +165,11 @@ def add_cutouts(
         if opaque.any():
             own = float(_luminance(layer[..., :3][opaque] / alpha[opaque]).mean())
             layer[..., :3] *= np.float32(np.clip((sky_level / max(own, 1e-3)) ** 0.6, 0.1, 1.3))
-        # Stand it with its foot between the middle and below the bottom edge.
-        bottom = int(rng.integers(height // 2, round(height * 1.25) + 1))
+        if hangs:
+            bottom = int(rng.integers(round(height * 0.15), round(height * 0.6) + 1))
+        else:
+            # Stand it with its foot between the middle and below the bottom edge.
+            bottom = int(rng.integers(height // 2, round(height * 1.25) + 1))
         left = int(rng.integers(-cut_w // 2, width - cut_w // 2 + 1))
         top = bottom - cut_h
         y0, y1 = max(0, top), min(height, bottom)

@@ -50,12 +50,13 @@ from .sources import label_for, list_photos, read_photo, sky_wallpapers, split_p
 CACHE_DIR = Path(__file__).resolve().parent / "data" / "cache"
 #: Bumped whenever the recipe makes a different cache from the same photos, so that
 #: ``python -m training`` rebuilds a cache an older recipe wrote.
-DATASET_VERSION = 5
+DATASET_VERSION = 6
 #: Share of training composites laid over a synthetic pale sky (half a real sky made
 #: overcast, half a plain gradient): overcast and haze are rare among the sky photos.
 SYNTHETIC_SKY_SHARE = 0.3
 #: Share of training composites with trees (or a tower, or a person) of ``torcs-data``
-#: standing in front (:mod:`training.cutouts`): sky between leaves and branches.
+#: standing in front or hanging from above (:mod:`training.cutouts`): sky between leaves and
+#: branches.
 CUTOUT_SHARE = 0.4
 
 
