@@ -352,7 +352,8 @@ def _sky_background(
     return _resize(np.ascontiguousarray(crop), width, height)
 
 
-def _luminance(rgb: np.ndarray) -> np.ndarray:
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    """Rec. 709 luminance of float RGB (last axis)."""
     return rgb @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 
 
@@ -414,8 +415,8 @@ def make_composite(
     if harmonize:
         covered = alpha[..., 0] > 0.5
         if covered.any() and (~covered).any():
-            fg_mean = float(_luminance(fg[covered] / alpha[covered]).mean())
-            sky_mean = float(_luminance(background[~covered]).mean())
+            fg_mean = float(luminance(fg[covered] / alpha[covered]).mean())
+            sky_mean = float(luminance(background[~covered]).mean())
             gain = np.clip((sky_mean / max(fg_mean, 1e-3)) ** 0.6, 0.08, 1.3)
             fg = fg * np.float32(gain)
     image = (fg + background * (1.0 - alpha)).clip(0.0, 1.0)

@@ -23,6 +23,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from .composites import luminance
+
 #: Where ``torcs-data`` installs its race tracks.
 TORCS_TRACKS = Path("/usr/share/games/torcs/tracks")
 #: Textures whose name holds this are billboards (trees, spectators, girders).
@@ -98,10 +100,6 @@ def load_cutout(path: Path) -> np.ndarray:
     return np.ascontiguousarray(rgba[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1])
 
 
-def _luminance(rgb: np.ndarray) -> np.ndarray:
-    return rgb @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
-
-
 def add_cutouts(
     image: np.ndarray,
     mask: np.ndarray,
@@ -142,7 +140,7 @@ def add_cutouts(
     rgb = image.astype(np.float32) / 255.0
     sky = mask.astype(np.float32, copy=True)
     sky_pixels = sky > 0.5
-    sky_level = float(_luminance(rgb[sky_pixels]).mean()) if sky_pixels.any() else 0.5
+    sky_level = float(luminance(rgb[sky_pixels]).mean()) if sky_pixels.any() else 0.5
     for _ in range(int(rng.integers(count[0], count[1] + 1))):
         cutout = cutouts[int(rng.integers(len(cutouts)))]
         if rng.random() < 0.5:
@@ -163,7 +161,7 @@ def add_cutouts(
         # Light it like the scene: part of the way toward the sky's brightness.
         opaque = alpha[..., 0] > 0.5
         if opaque.any():
-            own = float(_luminance(layer[..., :3][opaque] / alpha[opaque]).mean())
+            own = float(luminance(layer[..., :3][opaque] / alpha[opaque]).mean())
             layer[..., :3] *= np.float32(np.clip((sky_level / max(own, 1e-3)) ** 0.6, 0.1, 1.3))
         if hangs:
             bottom = int(rng.integers(round(height * 0.15), round(height * 0.6) + 1))
