@@ -85,7 +85,7 @@ class SkySegLite(nn.Module):
     """Encoder at strides 2..32, U-Net decoder back to stride 2, bilinear to full size."""
 
     #: Channels of the stem and the four encoder stages, by default.
-    WIDTHS = (16, 32, 48, 96, 192)
+    WIDTHS = (16, 24, 32, 64, 128)
 
     def __init__(self, widths: tuple[int, ...] = WIDTHS):
         super().__init__()

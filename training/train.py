@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
         default=SkySegLite.WIDTHS,
         help="channels of the stem and the four encoder stages, comma-separated",
     )
-    parser.add_argument("--lr", type=float, default=4e-3)
+    parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--warmup", type=int, default=60)
     parser.add_argument("--ema-decay", type=float, default=0.998)
     parser.add_argument(

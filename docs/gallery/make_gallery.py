@@ -36,7 +36,7 @@ PAIRS = (
     ("bridge", "day_blue_cirrus"),
 )
 #: Defringe comparison: photo, sky and the crop (x0, y0, x1, y1) of bare branches.
-EDGE_CROP = ("aitzgorri", "sunset_clouds", (1440, 100, 1600, 260))
+EDGE_CROP = ("aitzgorri", "sunset_clouds", (1440, 150, 1600, 310))
 WIDTH = 384
 ZOOM = 3
 
