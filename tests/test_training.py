@@ -395,14 +395,14 @@ def test_defocus_top_blurs_the_top_and_leaves_the_bottom_sharp():
 
     # kodim01 (no sky): a brick facade, sharp everywhere.
     image = as_float_rgb(read_image(SHARED / "data/photos/kodak_kodim01.jpg"))[:384, :384]
+
+    def detail(x: np.ndarray) -> float:
+        return float(np.abs(np.diff(x.mean(axis=2), axis=1)).mean())
+
     rng = np.random.default_rng(2)
     for _ in range(4):
         result = defocus_top(image, rng)
         assert result.shape == image.shape and result.dtype == np.float32
-
-        def detail(x: np.ndarray) -> float:
-            return float(np.abs(np.diff(x.mean(axis=2), axis=1)).mean())
-
         # Blurred at the top (fully down to 15 % of the height at least) ...
         assert detail(result[:96]) < 0.5 * detail(image[:96])
         # ... untouched at the bottom (the blur is gone by 95 % of the height).
