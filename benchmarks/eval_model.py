@@ -14,8 +14,9 @@ Prints, for the model and for the reference model (u2netp) alongside:
 2. IoU against the reference model's refined pseudo-labels on held-out real photos (the
    training labels were made the same way), after skycore.refine;
 3. false sky on held-out photos without sky: share of pixels with refined mask > 0.5;
-4. onnxruntime inference time at 320x320 with 2 threads, and the whole photo -> refined mask
-   path on a 12 MP composite.
+4. onnxruntime inference time at 320x320 with 2 threads, the same through
+   skycore.predict_probability (twice the runs where the model is mirror-averaged), and the
+   whole photo -> refined mask path on a 12 MP composite.
 """
 
 from __future__ import annotations
@@ -175,11 +176,11 @@ def write_figure(rows: list, names: list[str], path: Path, width: int = 220) -> 
     print(f"\nwrote {path} (columns per photo: photo, {', '.join(names)})")
 
 
-def timing_figures(model_path: Path, repeats: int) -> None:
+def timing_figures(model: skycore.ModelSpec, repeats: int) -> None:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 2
     options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(model.path), options, providers=["CPUExecutionProvider"])
     tensor = np.random.default_rng(0).standard_normal((1, 3, 320, 320)).astype(np.float32)
     name = session.get_inputs()[0].name
     for _ in range(5):
@@ -194,13 +195,24 @@ def timing_figures(model_path: Path, repeats: int) -> None:
         f"{1000 * np.median(times):.1f} ms, min {1000 * np.min(times):.1f} ms "
         f"over {repeats} runs"
     )
+    photo = np.random.default_rng(0).integers(0, 256, (320, 320, 3), np.uint8)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        skycore.predict_probability(photo, model=model)
+        times.append(time.perf_counter() - start)
+    runs = "two runs, mirror-averaged" if model.mirror_average else "one run"
+    print(
+        f"   skycore.predict_probability on a 320x320 photo ({runs}, all cores): median "
+        f"{1000 * np.median(times):.1f} ms, min {1000 * np.min(times):.1f} ms"
+    )
     landscapes = list_landscapes()
     skies = held_out_skies()
     image, _ = make_composite(
         landscapes[0], skies[0], size=(4000, 3000), rng=np.random.default_rng(1), split="held_out"
     )
     start = time.perf_counter()
-    skycore.sky_mask(image, model=model_path)
+    skycore.sky_mask(image, model=model)
     print(f"   12 MP photo -> refined mask (skycore.sky_mask): {time.perf_counter() - start:.2f} s")
 
 
@@ -219,6 +231,13 @@ def main(argv: list[str] | None = None) -> None:
         help="run the model at about this many pixels squared instead of its manifest's size",
     )
     parser.add_argument(
+        "--mirror-average",
+        choices=("manifest", "on", "off"),
+        default="manifest",
+        help="average the model's output over each photo and its mirror (default: as its "
+        "manifest says)",
+    )
+    parser.add_argument(
         "--figure",
         type=Path,
         default=None,
@@ -229,8 +248,11 @@ def main(argv: list[str] | None = None) -> None:
     model = skycore.models.find_model(args.model)
     if args.input_size is not None:
         model = dataclasses.replace(model, input_size=args.input_size)
+    if args.mirror_average != "manifest":
+        model = dataclasses.replace(model, mirror_average=args.mirror_average == "on")
     models = {"model": model, "reference": args.reference}
-    print(f"model: {args.model} at {model.input_size}\nreference: {args.reference}")
+    mirror = ", mirror-averaged" if model.mirror_average else ""
+    print(f"model: {args.model} at {model.input_size}{mirror}\nreference: {args.reference}")
     composites_figures(models, args.composites, size, args.seed)
     cutout_paths = list_cutouts()
     if cutout_paths:
@@ -239,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         print("\n1b. skipped: no torcs-data (apt-get install torcs-data)")
     photo_figures(models, args.figure)
-    timing_figures(args.model, args.repeats)
+    timing_figures(model, args.repeats)
 
 
 if __name__ == "__main__":

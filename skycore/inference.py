@@ -117,7 +117,10 @@ def preprocess(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
 
 
 def predict_probability(
-    image: np.ndarray, model: str | os.PathLike | ModelSpec | None = None
+    image: np.ndarray,
+    model: str | os.PathLike | ModelSpec | None = None,
+    *,
+    mirror_average: bool | None = None,
 ) -> np.ndarray:
     """Predict the sky probability of a photo at the model's resolution.
 
@@ -128,6 +131,10 @@ def predict_probability(
         ignored.
     model : str, path-like, ModelSpec or None, optional
         Model id, ``.onnx`` path or spec; ``None`` uses the default model.
+    mirror_average : bool or None, optional
+        Average the model's output over the photo and its left-right mirror image, at twice
+        the inference time. ``None`` follows the model's manifest (``"mirror_average"``), which
+        turns it on where it was measured to help.
 
     Returns
     -------
@@ -154,6 +161,16 @@ def predict_probability(
     session = get_session(spec)
     input_name = spec.input_name or session.get_inputs()[0].name
     output_name = spec.output_name or session.get_outputs()[0].name
+    probability = _run_model(session, spec, input_name, output_name, tensor)
+    if spec.mirror_average if mirror_average is None else mirror_average:
+        mirrored = np.ascontiguousarray(tensor[..., ::-1])
+        probability += _run_model(session, spec, input_name, output_name, mirrored)[:, ::-1]
+        probability *= 0.5
+    return probability
+
+
+def _run_model(session, spec: ModelSpec, input_name: str, output_name: str, tensor: np.ndarray):
+    """The model's ``h x w`` float32 sky probability for one input tensor."""
     (output,) = session.run([output_name], {input_name: tensor})
     probability = np.asarray(output, dtype=np.float32).reshape(output.shape[-2:])
     if spec.output == "logits":

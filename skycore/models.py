@@ -48,6 +48,7 @@ class ModelSpec:
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     output: str = "probability"
+    mirror_average: bool = False
     license: str = "unknown"
     url: str | None = None
     bytes: int | None = None
@@ -93,6 +94,8 @@ def _parse_entry(entry: dict, folder: Path, manifest: Path) -> ModelSpec:
         raise ModelError(f"{where}: output must be one of {_OUTPUTS}")
     if entry.get("color_order", "RGB") not in ("RGB", "BGR"):
         raise ModelError(f"{where}: color_order must be RGB or BGR")
+    if not isinstance(entry.get("mirror_average", False), bool):
+        raise ModelError(f"{where}: mirror_average must be true or false")
     sha = str(entry["sha256"]).lower()
     if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
         raise ModelError(f"{where}: sha256 must be 64 hex digits")
@@ -122,6 +125,7 @@ def _parse_entry(entry: dict, folder: Path, manifest: Path) -> ModelSpec:
         mean=mean,
         std=std,
         output=entry.get("output", "probability"),
+        mirror_average=entry.get("mirror_average", False),
         license=str(entry.get("license", "unknown")),
         url=entry.get("url"),
         bytes=entry.get("bytes"),

@@ -180,3 +180,19 @@ def test_unnamed_tensors_use_the_graph_first_input_and_output(skyline, tmp_path)
     assert spec.input_name is None and spec.output_name is None
     unnamed = predict_probability(skyline, spec)
     np.testing.assert_array_equal(unnamed, predict_probability(skyline, U2NETP))
+
+
+def test_mirror_average_is_the_mean_over_the_photo_and_its_mirror(skyline):
+    spec = find_model("skyseg-lite")
+    assert spec.mirror_average  # the shipped model's manifest turns it on
+    plain = predict_probability(skyline, spec, mirror_average=False)
+    of_mirror = predict_probability(skyline[:, ::-1], spec, mirror_average=False)
+    averaged = predict_probability(skyline, spec)
+    np.testing.assert_allclose(averaged, (plain + of_mirror[:, ::-1]) / 2, atol=1e-6)
+    # The two passes really differ: the model is not mirror-symmetric by itself.
+    assert np.abs(plain - of_mirror[:, ::-1]).max() > 0.01
+    assert not find_model(U2NETP).mirror_average
+    np.testing.assert_array_equal(
+        predict_probability(skyline, U2NETP),
+        predict_probability(skyline, U2NETP, mirror_average=False),
+    )

@@ -183,6 +183,7 @@ def test_session_threads_sleep_instead_of_spinning():
         ({"models": [_u2netp_entry(output="mask")]}, "output must be one of"),
         ({"models": [_u2netp_entry(input_size="big")]}, "bad number"),
         ({"models": [_u2netp_entry(std=[0.2, 0.0, 0.2])]}, "std > 0"),
+        ({"models": [_u2netp_entry(mirror_average="yes")]}, "mirror_average must be true or false"),
     ],
     ids=[
         "bad-json",
@@ -197,6 +198,7 @@ def test_session_threads_sleep_instead_of_spinning():
         "output",
         "size-not-number",
         "zero-std",
+        "mirror-not-bool",
     ],
 )
 def test_bad_manifests_are_refused(tmp_path, manifest, message):

@@ -144,6 +144,11 @@ def manifest(path: Path, model: SkySegLite, checkpoint_step: int, max_diff: floa
                 "output_shape": "N x 1 x H x W (same H, W as the input)",
                 "output": "probability",
                 "output_note": "sigmoid applied inside the model; 1 = sky",
+                "mirror_average": True,
+                "mirror_average_note": (
+                    "skycore averages the output over the photo and its left-right mirror; "
+                    "models/README.md gives the measured effect"
+                ),
                 "license": "MIT",
                 "license_note": (
                     "weights: MIT, like the project. Trained on the data listed in "
