@@ -176,6 +176,18 @@ def write_figure(rows: list, names: list[str], path: Path, width: int = 220) -> 
     print(f"\nwrote {path} (columns per photo: photo, {', '.join(names)})")
 
 
+def median_and_min_ms(call, repeats: int) -> str:
+    """Time ``call()`` ``repeats`` times after 5 warm-up calls."""
+    for _ in range(5):
+        call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return f"median {1000 * np.median(times):.1f} ms, min {1000 * np.min(times):.1f} ms"
+
+
 def timing_figures(model: skycore.ModelSpec, repeats: int) -> None:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 2
@@ -183,29 +195,12 @@ def timing_figures(model: skycore.ModelSpec, repeats: int) -> None:
     session = ort.InferenceSession(str(model.path), options, providers=["CPUExecutionProvider"])
     tensor = np.random.default_rng(0).standard_normal((1, 3, 320, 320)).astype(np.float32)
     name = session.get_inputs()[0].name
-    for _ in range(5):
-        session.run(None, {name: tensor})
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        session.run(None, {name: tensor})
-        times.append(time.perf_counter() - start)
-    print(
-        f"\n4. onnxruntime {ort.__version__}, 2 threads, 320x320: median "
-        f"{1000 * np.median(times):.1f} ms, min {1000 * np.min(times):.1f} ms "
-        f"over {repeats} runs"
-    )
+    figures = median_and_min_ms(lambda: session.run(None, {name: tensor}), repeats)
+    print(f"\n4. onnxruntime {ort.__version__}, 2 threads, 320x320: {figures} over {repeats} runs")
     photo = np.random.default_rng(0).integers(0, 256, (320, 320, 3), np.uint8)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        skycore.predict_probability(photo, model=model)
-        times.append(time.perf_counter() - start)
+    figures = median_and_min_ms(lambda: skycore.predict_probability(photo, model=model), repeats)
     runs = "two runs, mirror-averaged" if model.mirror_average else "one run"
-    print(
-        f"   skycore.predict_probability on a 320x320 photo ({runs}, all cores): median "
-        f"{1000 * np.median(times):.1f} ms, min {1000 * np.min(times):.1f} ms"
-    )
+    print(f"   skycore.predict_probability on a 320x320 photo ({runs}, all cores): {figures}")
     landscapes = list_landscapes()
     skies = held_out_skies()
     image, _ = make_composite(

@@ -158,19 +158,18 @@ def predict_probability(
     """
     spec = find_model(model)
     tensor = preprocess(image, spec)
-    session = get_session(spec)
-    input_name = spec.input_name or session.get_inputs()[0].name
-    output_name = spec.output_name or session.get_outputs()[0].name
-    probability = _run_model(session, spec, input_name, output_name, tensor)
+    probability = _run_model(spec, tensor)
     if spec.mirror_average if mirror_average is None else mirror_average:
-        mirrored = np.ascontiguousarray(tensor[..., ::-1])
-        probability += _run_model(session, spec, input_name, output_name, mirrored)[:, ::-1]
+        probability += _run_model(spec, np.ascontiguousarray(tensor[..., ::-1]))[:, ::-1]
         probability *= 0.5
     return probability
 
 
-def _run_model(session, spec: ModelSpec, input_name: str, output_name: str, tensor: np.ndarray):
+def _run_model(spec: ModelSpec, tensor: np.ndarray) -> np.ndarray:
     """The model's ``h x w`` float32 sky probability for one input tensor."""
+    session = get_session(spec)
+    input_name = spec.input_name or session.get_inputs()[0].name
+    output_name = spec.output_name or session.get_outputs()[0].name
     (output,) = session.run([output_name], {input_name: tensor})
     probability = np.asarray(output, dtype=np.float32).reshape(output.shape[-2:])
     if spec.output == "logits":
