@@ -105,8 +105,11 @@ def composites_figures(
         )
 
 
-def photo_figures(models: dict, figure: Path | None) -> None:
-    photos = split_photos(list_photos(), held_out=True)
+def photo_figures(models: dict, figure: Path | None, *, held_out: bool = True) -> None:
+    """Figures 2 and 3 on the held-out photos, or on the training photos to see how well the
+    model fits what it was trained on."""
+    part = "held-out" if held_out else "training"
+    photos = split_photos(list_photos(), held_out=held_out)
     with_sky = [p for p in photos if p.has_sky]
     without = [p for p in photos if not p.has_sky]
     ious = []
@@ -118,7 +121,7 @@ def photo_figures(models: dict, figure: Path | None) -> None:
         ious.append(mask_iou(refined, label))
         rows.append([rgb, label, refined])
     print(
-        f"\n2. held-out real photos with sky: {len(with_sky)}; IoU of the model's refined mask "
+        f"\n2. {part} real photos with sky: {len(with_sky)}; IoU of the model's refined mask "
         "vs the reference model's refined pseudo-label (the reference scores 1 by construction)"
     )
     print(
@@ -139,7 +142,7 @@ def photo_figures(models: dict, figure: Path | None) -> None:
             false_sky[name][1] += refined.size
             shares.append(f"{name} {100.0 * float(np.mean(refined > 0.5)):5.1f} %")
         per_photo.append(f"      {photo.name:40s} " + "  ".join(shares))
-    print(f"\n3. held-out photos without sky: {len(without)}; false sky (refined mask > 0.5)")
+    print(f"\n3. {part} photos without sky: {len(without)}; false sky (refined mask > 0.5)")
     for name, (sky, total) in false_sky.items():
         print(f"   {name:12s} {100.0 * sky / total:.3f} % of pixels")
     print("\n".join(per_photo))
@@ -233,6 +236,13 @@ def main(argv: list[str] | None = None) -> None:
         "manifest says)",
     )
     parser.add_argument(
+        "--photos",
+        choices=("held-out", "training"),
+        default="held-out",
+        help="which part of the photos figures 2 and 3 use: training shows how well the model "
+        "fits its own training photos",
+    )
+    parser.add_argument(
         "--figure",
         type=Path,
         default=None,
@@ -255,7 +265,7 @@ def main(argv: list[str] | None = None) -> None:
         composites_figures(models, args.composites, size, args.seed, cutouts=cutouts)
     else:
         print("\n1b. skipped: no torcs-data (apt-get install torcs-data)")
-    photo_figures(models, args.figure)
+    photo_figures(models, args.figure, held_out=args.photos == "held-out")
     timing_figures(model, args.repeats)
 
 
