@@ -10,7 +10,8 @@ Prints, for the model and for the reference model (u2netp) alongside:
 
 1. IoU against the exact masks of held-out composites (held-out panorama columns, held-out
    skies), from the raw probability (bilinear to full size, > 0.5) and after skycore.refine;
-   then the same composites with held-out trees of :mod:`training.cutouts` in front;
+   then the same composites with held-out trees of :mod:`training.cutouts` in front; each
+   lists the model's three lowest composites (landscape, sky);
 2. IoU against the reference model's refined pseudo-labels on held-out real photos (the
    training labels were made the same way), after skycore.refine;
 3. false sky on held-out photos without sky: share of pixels with refined mask > 0.5;
@@ -75,13 +76,17 @@ def composites_figures(
 ) -> None:
     """Mean and lowest IoU on held-out composites, with ``cutouts`` in front of each if given."""
     landscapes = list_landscapes()
-    skies = [skycore.read_image(p) for p in held_out_skies()]
+    sky_paths = held_out_skies()
+    skies = [skycore.read_image(p) for p in sky_paths]
     rng = np.random.default_rng(seed)
     scores = {name: {"raw": [], "refined": []} for name in models}
+    labels = []
     for i in range(count):
+        landscape, sky = landscapes[i % len(landscapes)], i % len(skies)
+        labels.append(f"#{i:<3d} {landscape.name} over {sky_paths[sky].name}")
         image, truth = make_composite(
-            landscapes[i % len(landscapes)],
-            skies[i % len(skies)],
+            landscape,
+            skies[sky],
             size=size,
             rng=rng,
             split="held_out",
@@ -103,6 +108,9 @@ def composites_figures(
             f"   {name:12s} raw {np.mean(raw):.4f} ({np.median(raw):.3f}, {np.min(raw):.3f})   "
             f"refined {np.mean(refined):.4f} ({np.median(refined):.3f}, {np.min(refined):.3f})"
         )
+    refined = scores["model"]["refined"]
+    for i in np.argsort(refined)[:3]:
+        print(f"      lowest for the model: {labels[i]:50s} {refined[i]:.3f}")
 
 
 def photo_figures(models: dict, figure: Path | None, *, held_out: bool = True) -> None:
