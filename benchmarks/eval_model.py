@@ -82,11 +82,11 @@ def composites_figures(
     scores = {name: {"raw": [], "refined": []} for name in models}
     labels = []
     for i in range(count):
-        landscape, sky = landscapes[i % len(landscapes)], i % len(skies)
-        labels.append(f"#{i:<3d} {landscape.name} over {sky_paths[sky].name}")
+        landscape, sky_index = landscapes[i % len(landscapes)], i % len(skies)
+        labels.append(f"#{i:<3d} {landscape.name} over {sky_paths[sky_index].name}")
         image, truth = make_composite(
             landscape,
-            skies[sky],
+            skies[sky_index],
             size=size,
             rng=rng,
             split="held_out",
