@@ -5,6 +5,7 @@ packages of :mod:`training.sources`)::
 
     python benchmarks/eval_model.py                      # the shipped models/skyseg-lite.onnx
     python benchmarks/eval_model.py --figure models/skyseg-lite-comparison.jpg
+    python benchmarks/eval_model.py --sections photos --photos training   # the fit check
 
 Prints, for the model and for the reference model (u2netp) alongside:
 
@@ -251,6 +252,13 @@ def main(argv: list[str] | None = None) -> None:
         "fits its own training photos",
     )
     parser.add_argument(
+        "--sections",
+        nargs="+",
+        choices=("composites", "photos", "timing"),
+        default=("composites", "photos", "timing"),
+        help="which figures to print: composites (1, 1b), photos (2, 3), timing (4); default all",
+    )
+    parser.add_argument(
         "--figure",
         type=Path,
         default=None,
@@ -266,15 +274,18 @@ def main(argv: list[str] | None = None) -> None:
     models = {"model": model, "reference": args.reference}
     mirror = ", mirror-averaged" if model.mirror_average else ""
     print(f"model: {args.model} at {model.input_size}{mirror}\nreference: {args.reference}")
-    composites_figures(models, args.composites, size, args.seed)
-    cutout_paths = list_cutouts()
-    if cutout_paths:
-        cutouts = [load_cutout(p) for p in split_items(cutout_paths, held_out=True)]
-        composites_figures(models, args.composites, size, args.seed, cutouts=cutouts)
-    else:
-        print("\n1b. skipped: no torcs-data (apt-get install torcs-data)")
-    photo_figures(models, args.figure, held_out=args.photos == "held-out")
-    timing_figures(model, args.repeats)
+    if "composites" in args.sections:
+        composites_figures(models, args.composites, size, args.seed)
+        cutout_paths = list_cutouts()
+        if cutout_paths:
+            cutouts = [load_cutout(p) for p in split_items(cutout_paths, held_out=True)]
+            composites_figures(models, args.composites, size, args.seed, cutouts=cutouts)
+        else:
+            print("\n1b. skipped: no torcs-data (apt-get install torcs-data)")
+    if "photos" in args.sections:
+        photo_figures(models, args.figure, held_out=args.photos == "held-out")
+    if "timing" in args.sections:
+        timing_figures(model, args.repeats)
 
 
 if __name__ == "__main__":
