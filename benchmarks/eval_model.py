@@ -265,6 +265,8 @@ def main(argv: list[str] | None = None) -> None:
         help="write a side-by-side picture of the held-out photos here",
     )
     args = parser.parse_args(argv)
+    if args.figure is not None and "photos" not in args.sections:
+        parser.error("--figure draws the held-out photos: add photos to --sections")
     size = tuple(int(v) for v in args.composite_size.lower().split("x"))
     model = skycore.models.find_model(args.model)
     if args.input_size is not None:
