@@ -49,3 +49,23 @@ def test_iou_of_float_and_boolean_masks() -> None:
     assert mask_iou(np.zeros((4, 4), bool), np.zeros((4, 4), bool)) == 1.0
     with pytest.raises(ValueError, match="shapes differ"):
         mask_iou(np.zeros((2, 2)), np.zeros((3, 3)))
+
+
+def test_ignored_pixels_are_left_out() -> None:
+    truth = np.zeros((100, 100), np.float32)
+    truth[:40] = 1
+    predicted = np.zeros_like(truth)
+    predicted[:40] = 1
+    predicted[60:80] = 1  # false sky, but only where the truth is unlabelled
+    ignore = np.zeros(truth.shape, bool)
+    ignore[55:85] = True
+    assert mask_iou(predicted, truth) == pytest.approx(0.4 / 0.6)
+    assert mask_iou(predicted, truth, ignore=ignore) == 1.0
+    assert mask_metrics(predicted, truth, ignore=ignore) == (1.0, 1.0, 0.0)
+    # The sky's lower edge lies beside an ignored band: an edge there is not scored.
+    truth_beside = np.zeros_like(truth)
+    truth_beside[:55] = 1
+    assert mask_metrics(predicted, truth_beside, ignore=ignore)[1] == 0.0
+    assert mask_metrics(truth_beside, truth_beside, ignore=ignore)[1] == 1.0
+    with pytest.raises(ValueError, match="ignore mask"):
+        mask_iou(predicted, truth, ignore=np.zeros((3, 3), bool))
