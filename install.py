@@ -269,7 +269,9 @@ class Installer:
         for index, entry in enumerate(entries):
             model_id = str(entry["id"])
             source = Path(entry["_folder"], entry["file"])
-            target = self.model_dir / Path(entry["file"]).name
+            # Named by id: two models may ship files of the same name (the reference u2netp
+            # and the project's own import of it), and ids are unique in the folder.
+            target = self.model_dir / f"{model_id}{Path(entry['file']).suffix}"
             # A name of our own: never overwrite a manifest the user put there.
             manifest = self.model_dir / f"installed-{model_id}.json"
             clean = {k: v for k, v in entry.items() if not k.startswith("_")}

@@ -16,11 +16,11 @@ from .models import ModelSpec, find_model, get_session
 def model_input_size(spec: ModelSpec, height: int, width: int) -> tuple[int, int]:
     """The ``(height, width)`` a ``height x width`` photo is resized to for ``spec``.
 
-    Size-dynamic models get an input with the photo's aspect ratio, about the area of an
-    ``input_size`` square, each side a multiple of ``size_multiple``. On the seed-eval cases
-    u2netp agreed as well or slightly better with the reference masks this way than fed a
-    squashed square (mean IoU 0.9316 against 0.9311), and panoramas are not squeezed.
-    Fixed-size models get their ``input_size`` square.
+    Size-dynamic models with ``input_geometry`` ``"keep_aspect"`` get an input with the
+    photo's aspect ratio, about the area of an ``input_size`` square, each side a multiple of
+    ``size_multiple``: panoramas are not squeezed. Fixed-size models, and models whose
+    manifest says ``"square"`` (the photo squashed as they were trained), get their
+    ``input_size`` square. models/README.md gives the measured choice per model.
 
     Examples
     --------
@@ -28,7 +28,7 @@ def model_input_size(spec: ModelSpec, height: int, width: int) -> tuple[int, int
     >>> model_input_size(spec, 3000, 4000)  # doctest: +SKIP
     (320, 448)
     """
-    if not (spec.dynamic_size and spec.size_multiple):
+    if not (spec.dynamic_size and spec.size_multiple) or spec.input_geometry == "square":
         return spec.input_size, spec.input_size
     multiple = spec.size_multiple
     area = spec.input_size**2

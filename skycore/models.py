@@ -29,6 +29,7 @@ PROJECT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
 _REQUIRED = ("id", "file", "sha256", "input_name", "output_name", "input_size")
 _NORMALIZATIONS = ("mean_std", "minmax_0_255")
 _OUTPUTS = ("probability", "logits")
+_GEOMETRIES = ("keep_aspect", "square")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class ModelSpec:
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     output: str = "probability"
     mirror_average: bool = False
+    input_geometry: str = "keep_aspect"
     license: str = "unknown"
     url: str | None = None
     bytes: int | None = None
@@ -96,6 +98,8 @@ def _parse_entry(entry: dict, folder: Path, manifest: Path) -> ModelSpec:
         raise ModelError(f"{where}: color_order must be RGB or BGR")
     if not isinstance(entry.get("mirror_average", False), bool):
         raise ModelError(f"{where}: mirror_average must be true or false")
+    if entry.get("input_geometry", "keep_aspect") not in _GEOMETRIES:
+        raise ModelError(f"{where}: input_geometry must be one of {_GEOMETRIES}")
     sha = str(entry["sha256"]).lower()
     if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
         raise ModelError(f"{where}: sha256 must be 64 hex digits")
@@ -126,6 +130,7 @@ def _parse_entry(entry: dict, folder: Path, manifest: Path) -> ModelSpec:
         std=std,
         output=entry.get("output", "probability"),
         mirror_average=entry.get("mirror_average", False),
+        input_geometry=entry.get("input_geometry", "keep_aspect"),
         license=str(entry.get("license", "unknown")),
         url=entry.get("url"),
         bytes=entry.get("bytes"),

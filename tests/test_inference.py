@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -56,6 +57,20 @@ def test_model_input_size_aspect_and_area():
 
 def test_model_input_size_fixed_models_get_their_square():
     assert model_input_size(find_model(EGE), 3000, 4000) == (384, 384)
+
+
+def test_model_input_size_square_geometry_squashes_the_photo():
+    spec = dataclasses.replace(find_model(U2NETP), input_size=320, input_geometry="square")
+    assert model_input_size(spec, 3000, 4000) == (320, 320)
+    assert model_input_size(spec, 512, 1024) == (320, 320)
+    # The project's default model is fed the square it was trained on (models/README.md).
+    default = find_model(None)
+    assert (default.id, default.input_geometry, default.input_size) == (
+        "skyseg-u2netp",
+        "square",
+        320,
+    )
+    assert predict_probability(np.zeros((90, 160, 3), np.uint8)).shape == (320, 320)
 
 
 @pytest.mark.parametrize("name", SKY_PHOTOS)

@@ -77,12 +77,12 @@ def test_install_makes_venv_model_plugin_config_and_record(venv_install):
     manifest = json.loads((data / "models" / "installed-u2netp.json").read_text())
     (entry,) = manifest["models"]
     assert entry["id"] == "u2netp" and entry["default"] is True
-    assert entry["file"] == MODEL.name
-    installed_model = (data / "models" / MODEL.name).read_bytes()
+    assert entry["file"] == "u2netp.onnx"  # named by id, not by the source's file name
+    installed_model = (data / "models" / "u2netp.onnx").read_bytes()
     assert hashlib.sha256(installed_model).hexdigest() == entry["sha256"]
     record = json.loads((data / "install-record.json").read_text())
     assert set(record["paths"]) == {
-        str(plugin), str(data / "models" / MODEL.name),
+        str(plugin), str(data / "models" / "u2netp.onnx"),
         str(data / "models" / "installed-u2netp.json"), str(data / "venv"),
         str(data / "models"), str(data),
     }  # fmt: skip
@@ -244,4 +244,7 @@ def test_reinstalling_with_another_model_leaves_one_default(skycore_python, tmp_
         for entry in json.loads(path.read_text())["models"]
         if entry["default"]
     }
-    assert len(manifests) == 2 and defaults == {"skyseg-lite"}
+    assert len(manifests) == 2 and defaults == {"skyseg-u2netp"}
+    # The reference u2netp and the project's import of it share a file name, not a file.
+    installed = sorted(p.name for p in (tmp_path / "data" / "models").glob("*.onnx"))
+    assert installed == ["skyseg-u2netp.onnx", "u2netp.onnx"]

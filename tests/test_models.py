@@ -184,6 +184,7 @@ def test_session_threads_sleep_instead_of_spinning():
         ({"models": [_u2netp_entry(input_size="big")]}, "bad number"),
         ({"models": [_u2netp_entry(std=[0.2, 0.0, 0.2])]}, "std > 0"),
         ({"models": [_u2netp_entry(mirror_average="yes")]}, "mirror_average must be true or false"),
+        ({"models": [_u2netp_entry(input_geometry="round")]}, "input_geometry must be one of"),
     ],
     ids=[
         "bad-json",
@@ -199,6 +200,7 @@ def test_session_threads_sleep_instead_of_spinning():
         "size-not-number",
         "zero-std",
         "mirror-not-bool",
+        "geometry",
     ],
 )
 def test_bad_manifests_are_refused(tmp_path, manifest, message):

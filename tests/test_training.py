@@ -208,10 +208,12 @@ def test_training_resumes_and_exports_a_matching_onnx_model(tmp_path):
     narrow = tmp_path / "narrow"
     narrow_args = ["--data", str(data), "--run", str(narrow), "--size", "64", "--batch", "2"]
     train.main([*narrow_args, "--steps", "2", "--widths", "8,16,24,32,64", "--bn-batches", "2"])
-    assert export.load_model(narrow / "last.pt").widths == (8, 16, 24, 32, 64)
+    narrow_model, arch = export.load_model(narrow / "last.pt")
+    assert arch == "skyseg-lite" and narrow_model.widths == (8, 16, 24, 32, 64)
     (spec,) = read_manifest(onnx_path.with_suffix(".json"))
     assert spec.sha256 == file_sha256(onnx_path)
-    assert spec.default and spec.input_size == 320 and spec.dynamic_size
+    assert spec.id == "skyseg-lite" and not spec.default
+    assert spec.input_size == 320 and spec.dynamic_size and spec.mirror_average
     manifest = json.loads(onnx_path.with_suffix(".json").read_text())
     assert manifest["models"][0]["onnx"]["max_abs_diff_vs_pytorch"] < 1e-3
     probability = predict_probability(np.zeros((120, 200, 3), np.uint8), model=onnx_path)
@@ -221,11 +223,11 @@ def test_training_resumes_and_exports_a_matching_onnx_model(tmp_path):
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
 
-def test_shipped_model_is_small_default_and_intact():
+def test_shipped_small_model_is_intact_and_not_the_default():
     from skycore.models import file_sha256, find_model, read_manifest
 
     (spec,) = read_manifest(MODELS / "skyseg-lite.json")
-    assert spec.default and spec.id == "skyseg-lite"
+    assert not spec.default and spec.id == "skyseg-lite"
     assert spec.path.stat().st_size <= 6 * 1024 * 1024
     assert spec.sha256 == file_sha256(spec.path)
     assert find_model("skyseg-lite").path == spec.path

@@ -1,36 +1,41 @@
-"""Export a SkySeg-Lite checkpoint to ONNX, check it against PyTorch, write its manifest.
+"""Export a training checkpoint to ONNX, check it against PyTorch, write its manifest.
 
 From the repository root::
 
-    python -m training.export --checkpoint training/runs/skyseg-lite/last.pt
+    python -m training.export --checkpoint training/runs/skyseg-u2netp-tuned/last.pt
 
 (``python -m training`` runs it after training.)
 
-writes ``models/skyseg-lite.onnx`` (opset 17, dynamic batch, height and width) and
-``models/skyseg-lite.json``. The export is refused if onnxruntime and PyTorch disagree by more
-than ``--tolerance`` on real photos at the default size and at a non-square size.
+writes ``models/<id>.onnx`` (opset 17, dynamic batch, height and width) and ``models/<id>.json``,
+the id named by the checkpoint's architecture (:data:`EXPORTS`). The export is refused if
+onnxruntime and PyTorch disagree by more than ``--tolerance`` on real photos at the default
+size and at a non-square size.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import torch
+from torch import nn
+
+from skycore.models import file_sha256
 
 from .augment import MEAN, STD, to_tensor_layout
 from .make_dataset import squash
 from .model import SkySegLite, parameter_count
 from .sources import list_photos, read_photo, split_photos
+from .u2netp import U2NetP
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
-MODEL_ID = "skyseg-lite"
 INPUT_SIZE = 320
 OPSET = 17
+#: The model the project marks ``"default": true`` (the best measured on human labels).
+DEFAULT_MODEL_ID = "skyseg-u2netp"
 
 #: Licences of everything the weights were trained from (see models/README.md).
 TRAINING_DATA_LICENSES = {
@@ -52,19 +57,47 @@ TRAINING_DATA_LICENSES = {
     "opencv-doc sample photos (Debian)": "Apache-2.0 AND BSD-3-Clause",
     "scikit-image sample photos: rocket, astronaut": "public domain",
     "scikit-image sample photos: chelsea, coffee": "CC0-1.0",
+    "weather photos ../shared/data/weather-photos (Ajayi 2018, Mendeley Data)": "CC-BY-4.0",
     "pseudo-label teacher skyseg-u2netp (xiongzhu666/Sky-Segmentation-and-Post-processing)": "MIT",
+    "pseudo-label teacher DeepLabV3 MobileNetV2 ADE20K (TF Hub; labels only, not shipped)": (
+        "Apache-2.0 (weights; ADE20K images research-only, not used here)"
+    ),
+}
+
+#: How each architecture's export is named and described in its manifest.
+EXPORTS = {
+    "skyseg-lite": {
+        "model_id": "skyseg-lite",
+        "architecture": "training/model.py SkySegLite",
+        "description": (
+            "SkySeg-Lite, the project's own small sky model: U-Net of depthwise-separable "
+            "blocks trained from scratch by training/ (see models/README.md)"
+        ),
+        "mirror_average": True,
+    },
+    "u2netp": {
+        "model_id": "skyseg-u2netp-tuned",
+        "architecture": "training/u2netp.py U2NetP",
+        "description": (
+            "the seed's U^2-Net-p (MIT) fine-tuned by training/ on photos labelled by the "
+            "teachers' ensemble (see models/README.md)"
+        ),
+        "mirror_average": False,
+    },
 }
 
 
-def load_model(checkpoint: Path) -> SkySegLite:
-    """A model of the checkpoint's widths in eval mode, with its averaged weights (``ema``)."""
+def load_model(checkpoint: Path) -> tuple[nn.Module, str]:
+    """The checkpoint's network in eval mode with its averaged weights (``ema``), and its
+    architecture."""
     state = torch.load(checkpoint, map_location="cpu")
-    model = SkySegLite(tuple(state["widths"]))
+    arch = state.get("arch", "skyseg-lite")
+    model = U2NetP() if arch == "u2netp" else SkySegLite(tuple(state["widths"]))
     model.load_state_dict(state["ema"])
-    return model.eval()
+    return model.eval(), arch
 
 
-def export_onnx(model: SkySegLite, path: Path, *, size: int = INPUT_SIZE) -> None:
+def export_onnx(model: nn.Module, path: Path, *, size: int = INPUT_SIZE) -> None:
     """Write ``model`` as ONNX with input ``input`` and output ``prob``, H and W dynamic."""
     dummy = torch.zeros(1, 3, size, size)
     axes = {0: "batch", 2: "height", 3: "width"}
@@ -80,21 +113,27 @@ def export_onnx(model: SkySegLite, path: Path, *, size: int = INPUT_SIZE) -> Non
     )
 
 
-def parity(model: SkySegLite, path: Path, images: list[np.ndarray]) -> float:
+def area_resize(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``rgb`` squashed to ``INPUT_SIZE`` square, then area-resized to ``height x width``
+    (float32, 0..255): the same input on every machine for the parity checks."""
+    small = squash(rgb, INPUT_SIZE)
+    return np.asarray(
+        torch.nn.functional.interpolate(
+            torch.from_numpy(small.astype(np.float32)).permute(2, 0, 1)[None],
+            size=(height, width),
+            mode="area",
+        )[0].permute(1, 2, 0)
+    )
+
+
+def parity(model: nn.Module, path: Path, images: list[np.ndarray]) -> float:
     """Largest absolute difference between onnxruntime and PyTorch over ``images`` at
     320x320 and 256x384."""
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     worst = 0.0
     for rgb in images:
         for height, width in ((INPUT_SIZE, INPUT_SIZE), (256, 384)):
-            small = squash(rgb, INPUT_SIZE)
-            small = np.asarray(
-                torch.nn.functional.interpolate(
-                    torch.from_numpy(small.astype(np.float32)).permute(2, 0, 1)[None],
-                    size=(height, width),
-                    mode="area",
-                )[0].permute(1, 2, 0)
-            )
+            small = area_resize(rgb, height, width)
             tensor = to_tensor_layout(small / 255.0)[None]
             (onnx_out,) = session.run(["prob"], {"input": tensor})
             with torch.no_grad():
@@ -103,79 +142,100 @@ def parity(model: SkySegLite, path: Path, images: list[np.ndarray]) -> float:
     return worst
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def manifest(path: Path, model: SkySegLite, checkpoint_step: int, max_diff: float) -> dict:
-    """The ``models/skyseg-lite.json`` manifest of an exported file."""
+def manifest_entry(
+    path: Path,
+    *,
+    model_id: str,
+    description: str,
+    architecture: str,
+    parameters: int,
+    default: bool,
+    mirror_average: bool,
+    license: str,
+    license_note: str,
+    onnx: dict,
+    input_size: int = INPUT_SIZE,
+    input_geometry: str = "keep_aspect",
+) -> dict:
+    """One manifest entry in skycore's format (:mod:`skycore.models`) for an ONNX file
+    written by :func:`export_onnx`: input ``input``, output ``prob``, ImageNet normalisation,
+    H and W dynamic (multiples of 32)."""
     return {
-        "schema": 1,
-        "models": [
-            {
-                "id": MODEL_ID,
-                "file": path.name,
-                "sha256": file_sha256(path),
-                "bytes": path.stat().st_size,
-                "default": True,
-                "description": (
-                    "SkySeg-Lite, the project's own small sky model: U-Net of depthwise-"
-                    f"separable blocks, {parameter_count(model) / 1e6:.2f} M parameters, "
-                    "trained by training/ (see models/README.md)"
-                ),
-                "architecture": "training/model.py SkySegLite",
-                "parameters": parameter_count(model),
-                "input_name": "input",
-                "input_layout": "NCHW",
-                "input_dtype": "float32",
-                "input_size": INPUT_SIZE,
-                "size_multiple": 32,
-                "dynamic_size": True,
-                "color_order": "RGB",
-                "normalization": "mean_std",
-                "normalization_formula": "x = (rgb / 255 - mean) / std, per channel",
-                "mean": [round(float(v), 6) for v in MEAN],
-                "std": [round(float(v), 6) for v in STD],
-                "output_name": "prob",
-                "output_shape": "N x 1 x H x W (same H, W as the input)",
-                "output": "probability",
-                "output_note": "sigmoid applied inside the model; 1 = sky",
-                "mirror_average": True,
-                "mirror_average_note": (
-                    "skycore averages the output over the photo and its left-right mirror; "
-                    "models/README.md gives the measured effect"
-                ),
-                "license": "MIT",
-                "license_note": (
-                    "weights: MIT, like the project. Trained on the data listed in "
-                    "training_data_licenses; the weights contain no copy of those images."
-                ),
-                "training_data_licenses": TRAINING_DATA_LICENSES,
-                "url": None,
-                "onnx": {
-                    "opset": OPSET,
-                    "checkpoint_step": checkpoint_step,
-                    "max_abs_diff_vs_pytorch": max_diff,
-                },
-            }
-        ],
+        "id": model_id,
+        "file": path.name,
+        "sha256": file_sha256(path),
+        "bytes": path.stat().st_size,
+        "default": default,
+        "description": description,
+        "architecture": architecture,
+        "parameters": parameters,
+        "input_name": "input",
+        "input_layout": "NCHW",
+        "input_dtype": "float32",
+        "input_size": input_size,
+        "input_geometry": input_geometry,
+        "size_multiple": 32,
+        "dynamic_size": True,
+        "color_order": "RGB",
+        "normalization": "mean_std",
+        "normalization_formula": "x = (rgb / 255 - mean) / std, per channel",
+        "mean": [round(float(v), 6) for v in MEAN],
+        "std": [round(float(v), 6) for v in STD],
+        "output_name": "prob",
+        "output_shape": "N x 1 x H x W (same H, W as the input)",
+        "output": "probability",
+        "output_note": "sigmoid applied inside the model; 1 = sky",
+        "mirror_average": mirror_average,
+        "mirror_average_note": (
+            "whether skycore averages the output over the photo and its left-right mirror; "
+            "models/README.md gives the measured effect"
+        ),
+        "license": license,
+        "license_note": license_note,
+        "url": None,
+        "onnx": onnx,
     }
+
+
+def manifest(path: Path, model: nn.Module, arch: str, checkpoint_step: int, max_diff: float):
+    """The manifest of an exported checkpoint of ``arch``."""
+    described = EXPORTS[arch]
+    entry = manifest_entry(
+        path,
+        model_id=described["model_id"],
+        description=described["description"],
+        architecture=described["architecture"],
+        parameters=parameter_count(model),
+        default=described["model_id"] == DEFAULT_MODEL_ID,
+        mirror_average=described["mirror_average"],
+        license="MIT",
+        license_note=(
+            "weights: MIT, like the project"
+            + (" and the seed's weights they start from" if arch == "u2netp" else "")
+            + ". Trained on the data listed in training_data_licenses; the weights contain "
+            "no copy of those images."
+        ),
+        onnx={
+            "opset": OPSET,
+            "checkpoint_step": checkpoint_step,
+            "max_abs_diff_vs_pytorch": max_diff,
+        },
+    )
+    entry["training_data_licenses"] = TRAINING_DATA_LICENSES
+    return {"schema": 1, "models": [entry]}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--checkpoint", type=Path, default=Path("training/runs/skyseg-lite/last.pt")
+        "--checkpoint", type=Path, default=Path("training/runs/skyseg-u2netp-tuned/last.pt")
     )
-    parser.add_argument("--out", type=Path, default=MODELS_DIR / f"{MODEL_ID}.onnx")
+    parser.add_argument("--out", type=Path, help="default: models/<id>.onnx")
     parser.add_argument("--tolerance", type=float, default=1e-4)
     args = parser.parse_args(argv)
-    model = load_model(args.checkpoint)
+    model, arch = load_model(args.checkpoint)
     step = int(torch.load(args.checkpoint, map_location="cpu")["step"])
+    args.out = args.out or MODELS_DIR / f"{EXPORTS[arch]['model_id']}.onnx"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     export_onnx(model, args.out)
     photos = split_photos(list_photos(), held_out=True)[:6]
@@ -183,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     if max_diff > args.tolerance:
         args.out.unlink()
         raise SystemExit(f"onnxruntime and PyTorch differ by {max_diff:.2e}; export refused")
-    spec = manifest(args.out, model, step, max_diff)
+    spec = manifest(args.out, model, arch, step, max_diff)
     args.out.with_suffix(".json").write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
     entry = spec["models"][0]
     print(

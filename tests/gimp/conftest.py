@@ -66,7 +66,7 @@ def select_sky_run(gimp, one_liner_folder) -> tuple[dict, Path]:
     """Every Select Sky case of select_sky_batch.py, run in one GIMP launch."""
     out = gimp.work / "out"
     out.mkdir()
-    model_file = gimp.data_dir / "models" / MODEL.name
+    model_file = gimp.data_dir / "models" / "u2netp.onnx"
     done = gimp.batch(
         (HERE / "select_sky_batch.py").read_text(),
         env={
