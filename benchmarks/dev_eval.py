@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
 
         probabilities = {
             "DeepLab ADE20K (513 square, mirror)": teachers.deeplab_probability,
-            "u2netp reference (320 keep_aspect, mirror)": teachers.u2netp_probability,
+            "u2netp reference (384 keep_aspect, mirror)": teachers.u2netp_probability,
             "ensemble: mean of the two": teachers.ensemble_probability,
         }
         for label, probability in probabilities.items():

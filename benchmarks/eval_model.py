@@ -1,22 +1,25 @@
-"""Figures of a sky model against held-out data, as issue 5 asks for them.
+"""Figures of a sky model against held-out data and human labels.
 
 Run from the repository root (needs ``../shared``, ``stellarium-data``, ``torcs-data`` and the
 packages of :mod:`training.sources`)::
 
-    python benchmarks/eval_model.py                      # the shipped models/skyseg-lite.onnx
-    python benchmarks/eval_model.py --figure models/skyseg-lite-comparison.jpg
+    python benchmarks/eval_model.py                      # the project's default model
+    python benchmarks/eval_model.py --model models/skyseg-lite.onnx
     python benchmarks/eval_model.py --sections photos --photos training   # the fit check
 
-Prints, for the model and for the reference model (u2netp) alongside:
+Prints, for the model and for the reference model (the seed's u2netp) alongside:
 
 1. IoU against the exact masks of held-out composites (held-out panorama columns, held-out
    skies), from the raw probability (bilinear to full size, > 0.5) and after skycore.refine;
    then the same composites with held-out trees of :mod:`training.cutouts` in front; each
    lists the model's three lowest composites (landscape, sky);
-2. IoU against the reference model's refined pseudo-labels on held-out real photos (the
-   training labels were made the same way), after skycore.refine;
+2. IoU against the teachers' refined labels on held-out real photos (the training labels
+   were made the same way, :func:`training.teachers.teacher_label`), after skycore.refine;
 3. false sky on held-out photos without sky: share of pixels with refined mask > 0.5;
-4. onnxruntime inference time at 320x320 with 2 threads, the same through
+4. human labels (``../shared/data/dev-eval``, :mod:`dev_eval`): IoU, boundary F and false sky
+   per subset for every model in ``models/``, raw and refined, and for ``skycore mask`` as
+   shipped;
+5. onnxruntime inference time at 320x320 with 2 threads, the same through
    skycore.predict_probability (twice the runs where the model is mirror-averaged), and the
    whole photo -> refined mask path on a 12 MP composite.
 """
@@ -36,6 +39,8 @@ import onnxruntime as ort
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import dev_eval  # noqa: E402
+
 import skycore  # noqa: E402
 from skycore.metrics import mask_iou  # noqa: E402
 from training.composites import (  # noqa: E402
@@ -45,15 +50,8 @@ from training.composites import (  # noqa: E402
     split_items,
 )
 from training.cutouts import add_cutouts, list_cutouts, load_cutout  # noqa: E402
-from training.sources import (  # noqa: E402
-    TEACHER_MODEL,
-    list_photos,
-    pseudo_label,
-    read_photo,
-    split_photos,
-)
-
-DEFAULT_MODEL = REPO / "models" / "skyseg-lite.onnx"
+from training.sources import list_photos, read_photo, split_photos  # noqa: E402
+from training.teachers import U2NETP_MODEL, teacher_label  # noqa: E402
 
 
 def upsample(probability: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -125,13 +123,13 @@ def photo_figures(models: dict, figure: Path | None, *, held_out: bool = True) -
     rows = []
     for photo in with_sky:
         rgb = read_photo(photo)
-        label = pseudo_label(rgb, teacher=models["reference"])
+        label = teacher_label(rgb)
         _, refined = masks_of(rgb, models["model"])
         ious.append(mask_iou(refined, label))
         rows.append([rgb, label, refined])
     print(
         f"\n2. {part} real photos with sky: {len(with_sky)}; IoU of the model's refined mask "
-        "vs the reference model's refined pseudo-label (the reference scores 1 by construction)"
+        "vs the teachers' refined label (the training labels were made the same way)"
     )
     print(
         f"   {'model':12s} {np.mean(ious):.4f} (median {np.median(ious):.3f}, "
@@ -208,7 +206,7 @@ def timing_figures(model: skycore.ModelSpec, repeats: int) -> None:
     tensor = np.random.default_rng(0).standard_normal((1, 3, 320, 320)).astype(np.float32)
     name = session.get_inputs()[0].name
     figures = median_and_min_ms(lambda: session.run(None, {name: tensor}), repeats)
-    print(f"\n4. onnxruntime {ort.__version__}, 2 threads, 320x320: {figures} over {repeats} runs")
+    print(f"\n5. onnxruntime {ort.__version__}, 2 threads, 320x320: {figures} over {repeats} runs")
     photo = np.random.default_rng(0).integers(0, 256, (320, 320, 3), np.uint8)
     figures = median_and_min_ms(lambda: skycore.predict_probability(photo, model=model), repeats)
     runs = "two runs, mirror-averaged" if model.mirror_average else "one run"
@@ -225,8 +223,8 @@ def timing_figures(model: skycore.ModelSpec, repeats: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--reference", type=Path, default=TEACHER_MODEL)
+    parser.add_argument("--model", type=Path, default=None, help="default: the default model")
+    parser.add_argument("--reference", type=Path, default=U2NETP_MODEL)
     parser.add_argument("--composites", type=int, default=42)
     parser.add_argument("--composite-size", default="1024x768")
     parser.add_argument("--seed", type=int, default=2026)
@@ -254,9 +252,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--sections",
         nargs="+",
-        choices=("composites", "photos", "timing"),
-        default=("composites", "photos", "timing"),
-        help="which figures to print: composites (1, 1b), photos (2, 3), timing (4); default all",
+        choices=("composites", "photos", "dev-eval", "timing"),
+        default=("composites", "photos", "dev-eval", "timing"),
+        help="which figures to print: composites (1, 1b), photos (2, 3), dev-eval (4), "
+        "timing (5); default all",
     )
     parser.add_argument(
         "--figure",
@@ -269,6 +268,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--figure draws the held-out photos: add photos to --sections")
     size = tuple(int(v) for v in args.composite_size.lower().split("x"))
     model = skycore.models.find_model(args.model)
+    args.model = model.path
     if args.input_size is not None:
         model = dataclasses.replace(model, input_size=args.input_size)
     if args.mirror_average != "manifest":
@@ -286,6 +286,9 @@ def main(argv: list[str] | None = None) -> None:
             print("\n1b. skipped: no torcs-data (apt-get install torcs-data)")
     if "photos" in args.sections:
         photo_figures(models, args.figure, held_out=args.photos == "held-out")
+    if "dev-eval" in args.sections:
+        print("\n4. human labels:", end=" ")
+        dev_eval.main([])
     if "timing" in args.sections:
         timing_figures(model, args.repeats)
 

@@ -431,3 +431,34 @@ def test_hanging_cutouts_reach_down_from_above_to_sixty_percent_at_most():
             reaching += 1
             assert covered_rows.max() <= 0.6 * 240
     assert reaching >= 4
+
+
+@pytest.mark.slow
+@needs_stellarium
+def test_u2netp_fine_tunes_from_the_seed_and_exports(tmp_path):
+    torch = pytest.importorskip("torch")
+    from skycore import predict_probability
+    from skycore.models import read_manifest
+    from training import export, train
+    from training.import_seed import seed_model
+
+    data = tmp_path / "tiny.npz"
+    _tiny_dataset(data)
+    run = tmp_path / "u2netp"
+    common = ["--data", str(data), "--run", str(run), "--size", "64", "--batch", "2"]
+    args = [*common, "--arch", "u2netp", "--lr", "1e-4", "--bn-batches", "1"]
+    train.main([*args, "--steps", "2", "--val-every", "2"])
+    state = torch.load(run / "last.pt")
+    assert state["arch"] == "u2netp" and state["widths"] is None
+    # Two small steps move the seed's weights a little, and only a little.
+    seed = seed_model().state_dict()
+    moved = max(float((state["model"][k] - seed[k]).abs().max()) for k in seed)
+    assert 0 < moved < 0.05
+    with pytest.raises(SystemExit):  # a u2netp run does not resume as skyseg-lite
+        train.main([*common, "--steps", "3"])
+    onnx_path = tmp_path / "models" / "tuned.onnx"
+    export.main(["--checkpoint", str(run / "last.pt"), "--out", str(onnx_path)])
+    (spec,) = read_manifest(onnx_path.with_suffix(".json"))
+    assert spec.id == "skyseg-u2netp-tuned" and not spec.mirror_average
+    probability = predict_probability(np.zeros((120, 200, 3), np.uint8), model=onnx_path)
+    assert probability.ndim == 2 and probability.shape[0] % 32 == 0

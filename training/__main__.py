@@ -1,14 +1,17 @@
-"""The whole recipe of the bundled sky model in one command.
+"""The whole recipe of a trained sky model in one command.
 
 From the repository root::
 
-    python -m training
+    python -m training                      # the fine-tuned U^2-Net-p
+    python -m training --arch effnet-unet   # the fast student
+    python -m training --arch skyseg-lite   # the first recipe's small network
 
 builds the dataset cache unless it is there and current (:mod:`training.make_dataset`),
-trains or resumes the run (:mod:`training.train`) and exports the averaged weights to
-``models/skyseg-lite.onnx`` with its manifest (:mod:`training.export`). Interrupt it at any
-time and run it again: it picks up from the last checkpoint. ``benchmarks/eval_model.py``
-then prints the model's figures.
+trains or resumes the run with the architecture's settings (:data:`RECIPES`,
+:mod:`training.train`) and exports the averaged weights to ``models/<id>.onnx`` with its
+manifest (:mod:`training.export`). Interrupt it at any time and run it again: it picks up from
+the last checkpoint. ``benchmarks/dev_eval.py`` and ``benchmarks/eval_model.py`` then print
+the model's figures.
 """
 
 from __future__ import annotations
@@ -19,6 +22,19 @@ from pathlib import Path
 
 from . import export, make_dataset, train
 from .sources import list_photos, split_photos
+
+#: ``python -m training.train`` settings of each architecture (the rest are its defaults).
+RECIPES = {
+    "u2netp": [
+        "--arch", "u2netp", "--steps", "1200", "--batch", "8", "--size", "256",
+        "--lr", "1e-4", "--warmup", "30", "--ema-decay", "0.995", "--mix", "0.25,0.55,0.2",
+    ],
+    "effnet-unet": [
+        "--arch", "effnet-unet", "--steps", "2000", "--batch", "16", "--size", "256",
+        "--lr", "1e-3", "--warmup", "60", "--ema-decay", "0.998", "--mix", "0.25,0.55,0.2",
+    ],
+    "skyseg-lite": ["--arch", "skyseg-lite"],
+}  # fmt: skip
 
 
 def dataset_is_current(data: Path) -> bool:
@@ -34,14 +50,16 @@ def dataset_is_current(data: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--arch", choices=tuple(RECIPES), default="u2netp")
     parser.add_argument("--data", type=Path, default=make_dataset.CACHE_DIR / "dataset.npz")
-    parser.add_argument("--run", type=Path, default=Path("training/runs/skyseg-lite"))
-    parser.add_argument("--out", type=Path, default=export.MODELS_DIR / f"{export.MODEL_ID}.onnx")
+    parser.add_argument("--run", type=Path, help="default: training/runs/<model id>")
     args = parser.parse_args(argv)
+    model_id = export.EXPORTS[args.arch]["model_id"]
+    run = args.run or Path("training/runs") / model_id
     if not dataset_is_current(args.data):
         make_dataset.main(["--out", str(args.data)])
-    train.main(["--data", str(args.data), "--run", str(args.run)])
-    export.main(["--checkpoint", str(args.run / "last.pt"), "--out", str(args.out)])
+    train.main([*RECIPES[args.arch], "--data", str(args.data), "--run", str(run)])
+    export.main(["--checkpoint", str(run / "last.pt")])
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from torch import nn
 from skycore.models import file_sha256
 
 from .augment import MEAN, STD, to_tensor_layout
+from .effnet_unet import EffNetUNet
 from .make_dataset import squash
 from .model import SkySegLite, parameter_count
 from .sources import list_photos, read_photo, split_photos
@@ -75,6 +76,16 @@ EXPORTS = {
         ),
         "mirror_average": True,
     },
+    "effnet-unet": {
+        "model_id": "skyseg-effnet",
+        "architecture": "training/effnet_unet.py EffNetUNet",
+        "description": (
+            "U-Net on the first 11 blocks of an ImageNet-pretrained EfficientNet-Lite0, "
+            "trained by training/ on photos labelled by the teachers' ensemble: the fast "
+            "option (see models/README.md)"
+        ),
+        "mirror_average": False,
+    },
     "u2netp": {
         "model_id": "skyseg-u2netp-tuned",
         "architecture": "training/u2netp.py U2NetP",
@@ -92,7 +103,12 @@ def load_model(checkpoint: Path) -> tuple[nn.Module, str]:
     architecture."""
     state = torch.load(checkpoint, map_location="cpu")
     arch = state.get("arch", "skyseg-lite")
-    model = U2NetP() if arch == "u2netp" else SkySegLite(tuple(state["widths"]))
+    if arch == "u2netp":
+        model = U2NetP()
+    elif arch == "effnet-unet":
+        model = EffNetUNet(pretrained=False)
+    else:
+        model = SkySegLite(tuple(state["widths"]))
     model.load_state_dict(state["ema"])
     return model.eval(), arch
 
@@ -211,7 +227,11 @@ def manifest(path: Path, model: nn.Module, arch: str, checkpoint_step: int, max_
         license="MIT",
         license_note=(
             "weights: MIT, like the project"
-            + (" and the seed's weights they start from" if arch == "u2netp" else "")
+            + {
+                "u2netp": " and the seed's weights they start from",
+                "effnet-unet": " (the encoder starts from EfficientNet-Lite0's ImageNet "
+                "weights, Apache-2.0)",
+            }.get(arch, "")
             + ". Trained on the data listed in training_data_licenses; the weights contain "
             "no copy of those images."
         ),

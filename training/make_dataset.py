@@ -50,7 +50,7 @@ from .sources import label_for, list_photos, read_photo, sky_wallpapers, split_p
 CACHE_DIR = Path(__file__).resolve().parent / "data" / "cache"
 #: Bumped whenever the recipe makes a different cache from the same photos, so that
 #: ``python -m training`` rebuilds a cache an older recipe wrote.
-DATASET_VERSION = 6
+DATASET_VERSION = 7
 #: Share of training composites laid over a synthetic pale sky (half a real sky made
 #: overcast, half a plain gradient): overcast and haze are rare among the sky photos.
 SYNTHETIC_SKY_SHARE = 0.3

@@ -3,11 +3,14 @@
 Two kinds, each split into training and held-out parts per source with
 :func:`training.composites.split_items` (fixed seed):
 
-* photos with sky, labelled by the reference model (``../shared/models/skyseg-u2netp.onnx``)
-  and refined at full resolution with :func:`skycore.refine` (pseudo-labels);
+* photos with sky, labelled by the teachers' ensemble (:func:`training.teachers.teacher_label`:
+  the mean of the ADE20K DeepLab's and u2netp's mirror-averaged sky probabilities, upsampled
+  to the photo);
 * photos without sky (indoor, close-ups), whose label is all zero.
 
-They come from ``../shared/data/photos`` (see its ``SOURCES.md``), from the photo wallpapers
+They come from ``../shared/data/photos`` (see its ``SOURCES.md``), from
+``../shared/data/weather-photos`` (cloudy, rainy, sunny and sunrise scenes, CC BY 4.0; all
+labelled by the teachers, which find no sky in some), from the photo wallpapers
 of Debian packages, from the sample photos of Debian's ``opencv-doc`` and from the few photos
 in scikit-image's wheel, installed with
 ``apt-get install lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 lxqt-themes mate-backgrounds
@@ -28,9 +31,11 @@ import skimage.data
 import skycore
 
 from .composites import SHARED_DIR, split_items
+from .teachers import teacher_label
 
 PHOTO_DIR = SHARED_DIR / "data" / "photos"
-TEACHER_MODEL = SHARED_DIR / "models" / "skyseg-u2netp.onnx"
+WEATHER_DIR = SHARED_DIR / "data" / "weather-photos"
+WEATHER_LICENSE = "CC-BY-4.0 (Ajayi 2018, Multi-class Weather Dataset, doi 10.17632/4drtyfjtfy.1)"
 #: Photos are labelled at this long side at most: the shared photos are <= 1600 px already
 #: and multi-megapixel wallpapers gain nothing at the training resolution.
 LABEL_LONG_SIDE = 1600
@@ -205,6 +210,14 @@ def _shared_photos(folder: Path = PHOTO_DIR) -> list[Photo]:
     return photos
 
 
+def _weather_photos(folder: Path = WEATHER_DIR) -> list[Photo]:
+    """The weather photos, one source per class (cloudy, rain, shine, sunrise)."""
+    return [
+        Photo(path, "weather-" + path.name.split("_")[0], WEATHER_LICENSE, True)
+        for path in sorted(folder.glob("*.jpg"))
+    ]
+
+
 def _wallpaper_photos() -> list[Photo]:
     return [
         Photo(Path(path), f"debian-{package}", licence, has_sky)
@@ -222,8 +235,9 @@ def _skimage_photos() -> list[Photo]:
 
 
 def list_photos() -> list[Photo]:
-    """Every available real photo (shared photos, installed wallpapers and sample photos)."""
-    return _shared_photos() + _wallpaper_photos() + _skimage_photos()
+    """Every available real photo (shared and weather photos, installed wallpapers and sample
+    photos)."""
+    return _shared_photos() + _weather_photos() + _wallpaper_photos() + _skimage_photos()
 
 
 def split_photos(photos: list[Photo], *, held_out: bool) -> list[Photo]:
@@ -254,14 +268,8 @@ def read_photo(photo: Photo, *, long_side: int = LABEL_LONG_SIDE) -> np.ndarray:
     return rgb
 
 
-def pseudo_label(rgb: np.ndarray, *, teacher: Path | str = TEACHER_MODEL) -> np.ndarray:
-    """The teacher's sky probability refined at the photo's resolution (float32, 1 = sky)."""
-    probability = skycore.predict_probability(rgb, model=teacher)
-    return skycore.refine(rgb, probability)
-
-
-def label_for(photo: Photo, rgb: np.ndarray, **kwargs) -> np.ndarray:
-    """A photo's training label: the refined pseudo-label, or zeros for a no-sky photo."""
+def label_for(photo: Photo, rgb: np.ndarray) -> np.ndarray:
+    """A photo's training label: the teachers' refined label, or zeros for a no-sky photo."""
     if not photo.has_sky:
         return np.zeros(rgb.shape[:2], np.float32)
-    return pseudo_label(rgb, **kwargs)
+    return teacher_label(rgb)

@@ -1,9 +1,15 @@
-"""Train SkySeg-Lite on the cached dataset (CPU, seeded, resumable).
+"""Train a sky model on the cached dataset (CPU, seeded, resumable).
 
 From the repository root, after ``python -m training.make_dataset`` (``python -m training``
 runs both, and the export)::
 
-    python -m training.train --run training/runs/skyseg-lite
+    python -m training.train --arch u2netp --run training/runs/skyseg-u2netp-tuned
+    python -m training.train --arch skyseg-lite --run training/runs/skyseg-lite
+
+``u2netp`` fine-tunes the seed's published U^2-Net-p (:mod:`training.import_seed`) with deep
+supervision of its six side outputs; ``effnet-unet`` trains a decoder on an ImageNet-pretrained
+EfficientNet-Lite0 (:mod:`training.effnet_unet`), the fast student; ``skyseg-lite`` trains the
+small network of the first recipe from scratch.
 
 Re-running the same command resumes from ``<run>/last.pt``. The log goes to ``<run>/train.log``
 (one JSON object per line). Each step draws its batch from a generator seeded with
@@ -43,8 +49,11 @@ from .augment import (
 )
 from .make_dataset import CACHE_DIR, KIND_COMPOSITE, KIND_NO_SKY, KIND_PHOTO
 from .model import SkySegLite, parameter_count
+from .u2netp import U2NetP
 
-#: Share of each batch drawn from composites, photos with sky and no-sky photos.
+ARCHITECTURES = ("u2netp", "effnet-unet", "skyseg-lite")
+
+#: Default share of each batch drawn from composites, photos with sky and no-sky photos.
 MIX = {KIND_COMPOSITE: 0.5, KIND_PHOTO: 0.32, KIND_NO_SKY: 0.18}
 SKY_SWAP_PROBABILITY = 0.25
 #: Share of sky swaps whose new sky is made pale first (:func:`overcast_look`).
@@ -56,8 +65,9 @@ DEFOCUS_PROBABILITY = 0.35
 class BatchSampler:
     """Draws augmented training batches from the cached arrays."""
 
-    def __init__(self, data: dict[str, np.ndarray], size: int):
+    def __init__(self, data: dict[str, np.ndarray], size: int, mix: dict[int, float] | None = None):
         self.size = size
+        mix = mix or MIX
         has_sky = data["photo_has_sky"].astype(bool)
         composites = data["composite_images"]
         square = np.full((len(composites), 2), composites.shape[1], np.int32)
@@ -68,8 +78,8 @@ class BatchSampler:
             KIND_NO_SKY: (photos[~has_sky], masks[~has_sky], shapes[~has_sky]),
         }
         self.skies = data["sky_images"]
-        self.kinds = [k for k in MIX if len(self.pools[k][0])]
-        weights = np.array([MIX[k] for k in self.kinds])
+        self.kinds = [k for k in mix if len(self.pools[k][0])]
+        weights = np.array([mix[k] for k in self.kinds])
         self.weights = weights / weights.sum()
 
     def sample(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -124,6 +134,30 @@ def loss_fn(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return bce + 0.5 * (1.0 - (intersection + 1.0) / (union + 1.0))
 
 
+def build_model(arch: str, widths: tuple[int, ...] | None = None) -> torch.nn.Module:
+    """The network a run of ``arch`` starts from: the seed's U^2-Net-p weights, the U-Net on
+    the ImageNet-pretrained EfficientNet-Lite0, or a fresh SkySeg-Lite of ``widths``."""
+    if arch == "u2netp":
+        from .import_seed import seed_model
+
+        return seed_model().train()
+    if arch == "effnet-unet":
+        from .effnet_unet import EffNetUNet
+
+        return EffNetUNet().train()
+    return SkySegLite(widths or SkySegLite.WIDTHS)
+
+
+def training_loss(model: torch.nn.Module, images: torch.Tensor, masks: torch.Tensor):
+    """:func:`loss_fn` of the output; U^2-Net-p adds the mean BCE of its side outputs, as
+    U^2-Net was trained (deep supervision)."""
+    if isinstance(model, U2NetP):
+        fused, sides = model.side_logits(images)
+        side_bce = sum(F.binary_cross_entropy_with_logits(s, masks) for s in sides) / len(sides)
+        return loss_fn(fused, masks) + side_bce
+    return loss_fn(model.logits(images), masks)
+
+
 def _multiple_of_32(height: int, width: int, area: int) -> tuple[int, int]:
     # The same rule as skycore.inference.model_input_size: aspect kept, about ``area`` pixels.
     rows = max(1, round(math.sqrt(area * height / width) / 32))
@@ -131,7 +165,9 @@ def _multiple_of_32(height: int, width: int, area: int) -> tuple[int, int]:
     return rows * 32, cols * 32
 
 
-def evaluate(model: SkySegLite, data: dict[str, np.ndarray], size: int = 320) -> dict[str, float]:
+def evaluate(
+    model: torch.nn.Module, data: dict[str, np.ndarray], size: int = 320
+) -> dict[str, float]:
     """IoU per kind (and false-sky share on no-sky photos) on the cached validation set,
     each picture fed at its aspect with about ``size**2`` pixels."""
     model.eval()
@@ -171,7 +207,7 @@ def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
     return peak * (0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0))))
 
 
-def update_ema(ema: SkySegLite, model: SkySegLite, decay: float) -> None:
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     """Move the averaged weights towards the current ones; copy the BatchNorm statistics,
     which are running averages already."""
     with torch.no_grad():
@@ -181,7 +217,7 @@ def update_ema(ema: SkySegLite, model: SkySegLite, decay: float) -> None:
 
 
 def recalibrate_batchnorm(
-    model: SkySegLite, sampler: BatchSampler, *, batch: int, seed: int, batches: int = 100
+    model: torch.nn.Module, sampler: BatchSampler, *, batch: int, seed: int, batches: int = 100
 ) -> None:
     """Estimate ``model``'s BatchNorm statistics afresh over ``batches`` training batches,
     drawn from generators seeded apart from the training steps'."""
@@ -212,7 +248,8 @@ def save_checkpoint(
             "ema_calibrated": ema_calibrated,
             "optimizer": optimizer.state_dict(),
             "step": step,
-            "widths": list(model.widths),
+            "arch": args.arch,
+            "widths": list(model.widths) if isinstance(model, SkySegLite) else None,
             "args": vars(args) | {"data": str(args.data), "run": str(args.run)},
         },
         temporary,
@@ -223,6 +260,7 @@ def save_checkpoint(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=CACHE_DIR / "dataset.npz")
+    parser.add_argument("--arch", choices=ARCHITECTURES, default="skyseg-lite")
     parser.add_argument("--run", type=Path, default=Path("training/runs/skyseg-lite"))
     parser.add_argument("--steps", type=int, default=2400)
     parser.add_argument("--batch", type=int, default=16)
@@ -231,7 +269,13 @@ def main(argv: list[str] | None = None) -> None:
         "--widths",
         type=lambda text: tuple(int(v) for v in text.split(",")),
         default=SkySegLite.WIDTHS,
-        help="channels of the stem and the four encoder stages, comma-separated",
+        help="skyseg-lite: channels of the stem and the four encoder stages, comma-separated",
+    )
+    parser.add_argument(
+        "--mix",
+        type=lambda text: dict(zip(MIX, (float(v) for v in text.split(",")), strict=True)),
+        default=MIX,
+        help="shares of composites, photos with sky and photos without sky in a batch",
     )
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--warmup", type=int, default=60)
@@ -267,8 +311,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed)
     args.run.mkdir(parents=True, exist_ok=True)
     data = dict(np.load(args.data))
-    sampler = BatchSampler(data, args.size)
-    model = SkySegLite(args.widths)
+    sampler = BatchSampler(data, args.size, args.mix)
+    model = build_model(args.arch, args.widths)
     ema = copy.deepcopy(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     last = args.run / "last.pt"
@@ -276,7 +320,10 @@ def main(argv: list[str] | None = None) -> None:
     ema_calibrated = False
     if last.is_file():
         state = torch.load(last, map_location="cpu")
-        if tuple(state.get("widths", ())) != tuple(args.widths):
+        arch = state.get("arch", "skyseg-lite")
+        if arch != args.arch:
+            parser.error(f"{last} is a {arch} run, not {args.arch}")
+        if arch == "skyseg-lite" and tuple(state.get("widths", ())) != tuple(args.widths):
             parser.error(f"{last} has widths {state.get('widths')}, not {args.widths}")
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
@@ -311,7 +358,7 @@ def main(argv: list[str] | None = None) -> None:
         lr = lr_at(step, args.steps, args.lr, args.warmup)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss = loss_fn(model.logits(images), masks)
+        loss = training_loss(model, images, masks)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
