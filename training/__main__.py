@@ -26,12 +26,13 @@ from .sources import list_photos, split_photos
 #: ``python -m training.train`` settings of each architecture (the rest are its defaults).
 RECIPES = {
     "u2netp": [
-        "--arch", "u2netp", "--steps", "1200", "--batch", "8", "--size", "256",
-        "--lr", "1e-4", "--warmup", "30", "--ema-decay", "0.995", "--mix", "0.25,0.55,0.2",
+        "--arch", "u2netp", "--steps", "400", "--batch", "8", "--size", "192",
+        "--lr", "1e-4", "--warmup", "20", "--ema-decay", "0.99", "--mix", "0.25,0.55,0.2",
+        "--val-every", "100",
     ],
     "effnet-unet": [
-        "--arch", "effnet-unet", "--steps", "2000", "--batch", "16", "--size", "256",
-        "--lr", "1e-3", "--warmup", "60", "--ema-decay", "0.998", "--mix", "0.25,0.55,0.2",
+        "--arch", "effnet-unet", "--steps", "1500", "--batch", "16", "--size", "192",
+        "--lr", "5e-4", "--warmup", "60", "--ema-decay", "0.998", "--mix", "0.25,0.55,0.2",
     ],
     "skyseg-lite": ["--arch", "skyseg-lite"],
 }  # fmt: skip
