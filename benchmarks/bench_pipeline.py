@@ -1,4 +1,4 @@
-"""Whole photo -> sky mask path at 12 MP with the reference u2netp model: time and memory.
+"""Whole photo -> sky mask path at 12 MP with the default model (or ``--model``): time, memory.
 
 Target (issue 2): at most 1.0 s per 12 MP photo on 2 cores, model session already loaded.
 The photo is a real one from ``../shared/data/photos`` enlarged to the requested size and
@@ -21,7 +21,7 @@ average is printed too: timings on a shared machine are only comparable at simil
 Run from the repository root, with skycore installed (``pip install -e .``) or on
 ``PYTHONPATH``::
 
-    PYTHONPATH=. python benchmarks/bench_pipeline.py [--threads 2] [--repeat 5] [--megapixels 12]
+    PYTHONPATH=. python benchmarks/bench_pipeline.py [--model ID] [--threads 2] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 PHOTO = SHARED / "data" / "photos" / "skyopt_204315_img.jpg"
-MODEL = SHARED / "models" / "skyseg-u2netp.onnx"
 
 
 def _make_photo(folder: Path, megapixels: float) -> Path:
@@ -59,10 +58,10 @@ def _make_photo(folder: Path, megapixels: float) -> Path:
     return path
 
 
-def _file_to_file(photo: Path, output: Path) -> None:
+def _file_to_file(photo: Path, output: Path, model: str | None) -> None:
     from skycore import read_image, sky_mask, write_mask
 
-    write_mask(output, sky_mask(read_image(photo), model=MODEL))
+    write_mask(output, sky_mask(read_image(photo), model=model))
 
 
 def _peak_rss_mb() -> float:
@@ -77,12 +76,12 @@ def _peak_rss_mb() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
-def _peak_child(photo: str, output: str) -> None:
+def _peak_child(photo: str, output: str, model: str | None) -> None:
     """Child process: run file -> file once and print peak RSS in MB as JSON."""
     import skycore  # noqa: F401  (libraries loaded before the baseline is taken)
 
     before = _peak_rss_mb()
-    _file_to_file(Path(photo), Path(output))
+    _file_to_file(Path(photo), Path(output), model)
     print(json.dumps({"before_mb": before, "peak_mb": _peak_rss_mb()}))
 
 
@@ -103,6 +102,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--megapixels", type=float, default=12.0)
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory run")
+    parser.add_argument("--model", help="model id or .onnx path (default: the default model)")
     args = parser.parse_args()
 
     # Before onnxruntime and OpenCV start their thread pools.
@@ -119,28 +119,29 @@ def main() -> int:
         folder = Path(tmp)
         photo_path = _make_photo(folder, args.megapixels)
         output = folder / "mask.png"
-        _file_to_file(photo_path, output)  # warm-up: loads and verifies the model
+        model = args.model
+        _file_to_file(photo_path, output, model)  # warm-up: loads and verifies the model
         photo = read_image(photo_path)
-        spec = find_model(MODEL)
+        spec = find_model(model)
         session = get_session(spec)
         tensor = preprocess(photo, spec)
-        probability = predict_probability(photo, model=MODEL)
+        probability = predict_probability(photo, model=model)
         mask = refine(photo, probability)
         height, width = photo.shape[:2]
         print(
-            f"photo {width}x{height} ({height * width / 1e6:.1f} MP), model input "
+            f"photo {width}x{height} ({height * width / 1e6:.1f} MP), model {spec.id}, input "
             f"{probability.shape[1]}x{probability.shape[0]}, {args.threads} threads, "
             f"median of {args.repeat}"
         )
         stages = {
             "read_image (JPEG decode)": lambda: read_image(photo_path),
-            "predict_probability": lambda: predict_probability(photo, model=MODEL),
+            "predict_probability": lambda: predict_probability(photo, model=model),
             "  model input (resize)": lambda: preprocess(photo, spec),
             "  session run": lambda: session.run([spec.output_name], {spec.input_name: tensor}),
             "refine": lambda: refine(photo, probability),
             "write_mask (8-bit PNG)": lambda: write_mask(output, mask),
-            "sky_mask (array -> mask)": lambda: sky_mask(photo, model=MODEL),
-            "file -> file (skycore mask)": lambda: _file_to_file(photo_path, output),
+            "sky_mask (array -> mask)": lambda: sky_mask(photo, model=model),
+            "file -> file (skycore mask)": lambda: _file_to_file(photo_path, output, model),
         }
         print(f"  {'':30s} {'wall':>7s} {'fastest':>7s} {'CPU':>7s}")
         for name, function in stages.items():
@@ -150,7 +151,7 @@ def main() -> int:
             code = (
                 f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'benchmarks')!r}]; "
                 f"import bench_pipeline; "
-                f"bench_pipeline._peak_child({str(photo_path)!r}, {str(output)!r})"
+                f"bench_pipeline._peak_child({str(photo_path)!r}, {str(output)!r}, {model!r})"
             )
             env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
             result = subprocess.run(
