@@ -18,6 +18,15 @@ from .image import as_float_rgb, as_rgb
 #: Added to the diagonal of each cell's colour covariance (the guided filter's epsilon).
 COVARIANCE_EPSILON = 0.01**2
 
+#: Default mode: grid cells along the photo's long side (two pixels of a 320-px model output).
+GRID_CELLS = 160
+
+#: Confidence thresholds ``(low, high)`` of the default mode, symmetric about 0.5.
+THRESHOLDS = (0.4, 0.6)
+
+#: The paper's and the original C++'s thresholds, kept by seed-compatible mode.
+SEED_THRESHOLDS = (0.3, 0.5)
+
 
 def _round(value: float) -> int:
     # C's round(): half away from zero, as the original C++ uses.
@@ -228,18 +237,31 @@ def _refine_seed_compatible(
     return _apply_affine(image, np.dstack([slope, offset]))
 
 
-def _probability_at(probability: np.ndarray, height: int, width: int) -> np.ndarray:
-    probability = np.asarray(probability, dtype=np.float32)
+def _as_probability_plane(probability: np.ndarray) -> np.ndarray:
+    """``HxW`` view of a probability (the first channel of ``HxWxC``), shape checked."""
+    probability = np.asarray(probability)
     if probability.ndim == 3:
         probability = probability[..., 0]
     if probability.ndim != 2 or probability.size == 0:
         raise ValueError(
             f"probability must be a non-empty HxW array, got shape {probability.shape}"
         )
+    return probability
+
+
+def _probability_at(probability: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The probability as float32 ``height x width`` in ``[0, 1]``: area-averaged where it is
+    finer, bilinear where it is coarser. Checked after resizing, which carries NaN and
+    infinity along, so a photo-sized probability is not scanned at full resolution."""
+    probability = _as_probability_plane(probability)
+    if probability.dtype != np.float32:
+        probability = probability.astype(np.float32)
+    if probability.shape != (height, width):
+        shrinking = probability.shape[0] >= height and probability.shape[1] >= width
+        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+        probability = cv2.resize(probability, (width, height), interpolation=interpolation)
     if not np.isfinite(probability).all():
         raise ValueError("probability has NaN or infinite values")
-    if probability.shape != (height, width):
-        probability = cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.clip(probability, 0.0, 1.0)
 
 
@@ -250,12 +272,12 @@ def refine(
     seed_compatible: bool = False,
     density: bool = False,
     smoothing: bool = False,
-    cell_factor: float = 3.0,
+    grid_cells: int = GRID_CELLS,
     epsilon: float = COVARIANCE_EPSILON,
     sharpen: float = 0.5,
-    density_radius: float = 4.0,
-    low: float = 0.3,
-    high: float = 0.5,
+    density_radius: float = 2.0,
+    low: float | None = None,
+    high: float | None = None,
     bias: float = 0.8,
     floor: float = 0.01,
 ) -> np.ndarray:
@@ -266,12 +288,12 @@ def refine(
     image : ndarray
         ``HxW``, ``HxWx3`` or ``HxWx4`` photo, uint8, uint16 or float in ``[0, 1]``.
     probability : ndarray
-        float ``hxw`` sky probability in ``[0, 1]`` at any resolution (typically the model's);
-        it is upsampled bilinearly to the photo where needed.
+        float ``hxw`` sky probability in ``[0, 1]`` at any resolution: the model's, or the
+        same upsampled to the photo's size, with the same result at the same cost.
     seed_compatible : bool, optional
         Reproduce the original C++ implementation: one grid cell per 256 x 256 pixels,
-        whatever the photo. The default instead scales the grid cell with the photo and the
-        probability's resolution (``cell_factor`` probability pixels per cell).
+        whatever the photo, the probability upsampled to the photo. The default instead
+        lays a grid of ``grid_cells`` cells along the photo's long side.
     density : bool, optional
         Re-estimate uncertain pixels with colour densities of confident sky and non-sky
         before the guided filter (:func:`skycore.density.estimate_uncertain_probability`).
@@ -279,9 +301,11 @@ def refine(
     smoothing : bool, optional
         Finish with the original's edge-preserving bilateral filter (sigma colour 20/255,
         sigma space 10 px).
-    cell_factor : float, optional
-        Grid cell size in probability pixels (default mode). Smaller cells follow the
-        network more closely, larger ones let the photo's colours decide over wider areas.
+    grid_cells : int, optional
+        Default mode: grid cells along the photo's long side (never more than half the
+        probability's pixels along it, and no cell under 4 photo pixels). The default, 160, is two
+        pixels of a 320-px model output per cell. Smaller cells follow the network more
+        closely, larger ones let the photo's colours decide over wider areas.
     epsilon : float, optional
         Regularisation added to each cell's colour covariance.
     sharpen : float, optional
@@ -289,9 +313,14 @@ def refine(
         the hard label each confident pixel stands for (0 = the probability as in the paper,
         1 = hard labels). Removes the haze a soft network leaves along the skyline.
     density_radius : float, optional
-        Width, in probability pixels, of the band around the sky boundary that density
-        estimation re-estimates.
-    low, high, bias, floor : float, optional
+        Width, in grid cells, of the band around the sky boundary that density estimation
+        re-estimates.
+    low, high : float or None, optional
+        Confidence thresholds, see :func:`confidence_from_probability`. ``None``: 0.4 and
+        0.6 in the default mode, symmetric about the mask's 0.5 threshold so that the fitted
+        edge lies where the probability crosses 0.5; 0.3 and 0.5 (the paper's) in
+        seed-compatible mode.
+    bias, floor : float, optional
         Confidence parameters, see :func:`confidence_from_probability`.
 
     Returns
@@ -305,6 +334,12 @@ def refine(
     filter with a 3x3 colour covariance, solved by LDL^T); ``a`` and ``b`` are upsampled in
     several linear steps and evaluated on the full-resolution photo, one strip at a time.
 
+    In the default mode the grid follows the photo, not the probability's pixel count: the
+    cell statistics are computed on a working grid of four samples per cell side, and the
+    probability is read there (area-averaged if it is finer). A probability saved at the
+    photo's size carries no more information than the model output it was upsampled from,
+    so it costs no more and gives the same mask.
+
     References
     ----------
     .. [1] O. Liba et al., "Sky Optimization: Semantically aware image processing of skies in
@@ -312,6 +347,8 @@ def refine(
     """
     image = as_rgb(image)
     if seed_compatible:
+        low = SEED_THRESHOLDS[0] if low is None else low
+        high = SEED_THRESHOLDS[1] if high is None else high
         height, width = image.shape[:2]
         full_probability = _probability_at(probability, height, width)
         confidence = confidence_from_probability(
@@ -319,15 +356,20 @@ def refine(
         )
         mask = _refine_seed_compatible(image, full_probability, confidence)
     else:
-        mask = _refine_scaled_grid(
+        mask = _refine_photo_grid(
             image,
-            _probability_at(probability, *np.shape(probability)[:2]),
-            cell_factor=cell_factor,
+            probability,
+            grid_cells=grid_cells,
             epsilon=epsilon,
             sharpen=sharpen,
             density=density,
             density_radius=density_radius,
-            confidence_options={"low": low, "high": high, "bias": bias, "floor": floor},
+            confidence_options={
+                "low": THRESHOLDS[0] if low is None else low,
+                "high": THRESHOLDS[1] if high is None else high,
+                "bias": bias,
+                "floor": floor,
+            },
         )
     if smoothing:
         mask = cv2.bilateralFilter(mask * 255, 0, 20, 10) * np.float32(1 / 255)
@@ -335,26 +377,28 @@ def refine(
     return mask
 
 
-def _refine_scaled_grid(
+def _refine_photo_grid(
     image: np.ndarray,
     probability: np.ndarray,
     *,
-    cell_factor: float,
+    grid_cells: int,
     epsilon: float,
     sharpen: float,
     density: bool,
     density_radius: float,
     confidence_options: dict,
 ) -> np.ndarray:
-    """Guided filter on a grid whose cell is ``cell_factor`` probability pixels wide.
+    """Guided filter on a grid of ``grid_cells`` cells along the photo's long side.
 
-    The grid statistics are averages over cells, so they are computed from the photo
-    area-downsampled to four samples per cell side; only the final evaluation of the affine
-    model touches full-resolution pixels.
+    The grid statistics are averages over cells, so they are computed from the photo and the
+    probability area-averaged to a working grid of four samples per cell side; only the
+    final evaluation of the affine model touches full-resolution pixels.
     """
     height, width = image.shape[:2]
-    pixels_per_sample = max(height / probability.shape[0], width / probability.shape[1], 1.0)
-    cell = float(np.clip(cell_factor * pixels_per_sample, 4.0, 256.0))
+    probability = _as_probability_plane(probability)
+    # A cell holds at least two probability pixels: a fit needs more than one label.
+    cells = max(1, min(int(grid_cells), max(probability.shape) // 2))
+    cell = float(np.clip(max(height, width) / cells, 4.0, 256.0))
     work_px = max(1.0, cell / 4.0)
     work_w, work_h = max(1, _round(width / work_px)), max(1, _round(height / work_px))
     small = image
@@ -363,7 +407,7 @@ def _refine_scaled_grid(
     rgb = as_float_rgb(small)
     p = _probability_at(probability, work_h, work_w)
     if density:
-        radius = max(1, _round(density_radius * pixels_per_sample / work_px))
+        radius = max(1, _round(density_radius * cell / work_px))
         # Re-estimated at full resolution, where twigs are resolved, then averaged back:
         # a working pixel's label becomes the fraction of its area that is sky.
         full = estimate_uncertain_probability(
