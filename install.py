@@ -31,9 +31,19 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent
+sys.path.insert(0, str(REPO))  # skycore's standard-library modules, before any venv exists
+
+from skycore import registry  # noqa: E402
+from skycore.errors import ModelError  # noqa: E402
+from skycore.registry import file_sha256  # noqa: E402
+
 PLUGIN_NAME = "sky-tools"
 PLUGIN_SOURCE = REPO / "gimp_plugin" / PLUGIN_NAME
 CONFIG_NAME = "sky-tools.json"
+#: The modules of skycore that need only the standard library: copied into the plug-in's
+#: folder, so GIMP's own Python reads the option tables, the manifests and the worker
+#: protocol from the same code as the core.
+VENDORED_MODULES = ("__init__.py", "errors.py", "options.py", "protocol.py", "registry.py")
 RECORD_NAME = "install-record.json"
 FLATPAK_APP = "org.gimp.GIMP"
 GIMP_VERSION_DIR = "3.0"
@@ -107,27 +117,15 @@ def venv_python(venv: Path, platform: str = sys.platform) -> Path:
 
 
 def read_manifests(folder: Path) -> list[dict]:
-    """Entries of every ``*.json`` manifest in ``folder``, each with ``_folder`` added."""
+    """Entries of every manifest in ``folder`` (skycore's checks), each with ``_folder`` added."""
     entries = []
-    for manifest in sorted(folder.glob("*.json")):
+    for manifest in registry.manifests_in(folder):
         try:
-            data = json.loads(manifest.read_text(encoding="utf-8"))
-            models = data["models"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise InstallError(f"{manifest}: not a model manifest ({exc})") from None
-        for entry in models:
-            entries.append({**entry, "_folder": str(folder)})
+            models = registry.manifest_entries(manifest)
+        except ModelError as exc:
+            raise InstallError(str(exc)) from None
+        entries += [{**entry, "_folder": str(folder)} for entry in models]
     return entries
-
-
-def file_sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def resolve_model(name: str | None) -> dict:
@@ -362,6 +360,9 @@ class Installer:
             shutil.copytree(
                 PLUGIN_SOURCE, staged, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
             )
+            (staged / "skycore").mkdir()
+            for name in VENDORED_MODULES:
+                shutil.copyfile(REPO / "skycore" / name, staged / "skycore" / name)
             entry_point = staged / f"{PLUGIN_NAME}.py"
             entry_point.chmod(0o755)
             (staged / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import sys
 import tempfile
@@ -50,10 +49,8 @@ with open(os.environ["BENCH_OUT"], "w") as fh:
     json.dump(seconds, fh)
 """
 
-PLUGIN_LINE = re.compile(
-    r"read pixels ([\d.]+) s, worker ([\d.]+) s \(model load ([\d.]+) s, mask ([\d.]+) s, "
-    r"adjust ([\d.]+) s\), write ([\d.]+) s"
-)
+#: The plug-in logs one JSON line per call with this prefix: where its time went.
+TIMING_PREFIX = "sky-tools timing: "
 
 
 def main() -> int:
@@ -95,23 +92,30 @@ def main() -> int:
         print(done.stderr.decode()[-3000:], file=sys.stderr)
         return 1
     calls = json.loads(out.read_text())
-    parts = [tuple(map(float, m)) for m in PLUGIN_LINE.findall(done.stderr.decode())]
+    parts = [
+        json.loads(line.split(TIMING_PREFIX, 1)[1])
+        for line in done.stderr.decode().splitlines()
+        if TIMING_PREFIX in line
+    ]
     megapixels = args.width * args.height / 1e6
     print(
         f"GIMP 3 ({gimp.variant}), {args.photo} scaled to {args.width}x{args.height} "
         f"({megapixels:.1f} MP), load average {os.getloadavg()[0]:.2f}"
     )
     for index, (call, part) in enumerate(zip(calls, parts, strict=True)):
-        read, worker, load, mask, adjust, write = part
+        read, worker, write = part["read_s"], part["worker_s"], part["write_s"]
+        load, mask = part["model_load_s"], part["mask_s"]
         rest = call - read - worker - write
         print(
             f"call {index + 1}: {call:.2f} s = plug-in start and checks {rest:.2f} + read "
-            f"pixels {read:.2f} + worker {worker:.2f} [model load {load:.2f}, skycore mask "
-            f"{mask:.2f}, adjust {adjust:.2f}, process start, imports and pipes "
-            f"{worker - load - mask - adjust:.2f}] + write output {write:.2f}"
+            f"pixels {read:.2f} + worker {worker:.2f} [model load {load:.2f}, skycore "
+            f"select_sky {mask:.2f}, process start, imports and pipes "
+            f"{worker - load - mask:.2f}] + write output {write:.2f}"
         )
     median = statistics.median(calls)
-    besides_load = statistics.median(c - p[2] for c, p in zip(calls, parts, strict=True))
+    besides_load = statistics.median(
+        c - p["model_load_s"] for c, p in zip(calls, parts, strict=True)
+    )
     print(
         f"median call: {median:.2f} s; besides the model load: {besides_load:.2f} s (target <= 2 s)"
     )

@@ -112,7 +112,7 @@ def main() -> int:
     cv2.setNumThreads(args.threads)
     from skycore import find_model, predict_probability, read_image, refine, sky_mask, write_mask
     from skycore.inference import preprocess
-    from skycore.models import get_session
+    from skycore.sessions import get_session
 
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -27,8 +27,8 @@ SEED_EVAL = REPO.parent / "shared" / "data" / "seed-eval"
 SIZES = {1: (1152, 864), 12: (4000, 3000), 24: (5657, 4243)}
 MODES = {
     "default": {},
-    "density": {"density": True},
-    "seed-compatible": {"seed_compatible": True},
+    "density": {"colour_density": True},
+    "cpp-compatible": {"cpp_compatible": True},
 }
 #: The yardstick, measured once (issue 17) on a 12 MP photo with a photo-sized probability:
 #: the seed's C++ mask_refine built from its source, file in, file out.
@@ -101,7 +101,7 @@ def bench_cli(repeat: int) -> None:
         full = cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR)
         cv2.imwrite(str(folder / "prob-320.png"), small)
         cv2.imwrite(str(folder / "prob-full.png"), np.round(full * 255).astype(np.uint8))
-        for label, extra in (("", []), (" --seed-compatible", ["--seed-compatible"])):
+        for label, extra in (("", []), (" --cpp-compatible", ["--cpp-compatible"])):
             for prob in ("prob-320.png", "prob-full.png"):
                 command = [
                     sys.executable, "-m", "skycore", "refine", str(folder / "photo.jpg"),

@@ -68,8 +68,7 @@ def _peak_child(photo_path: str, mask_path: str) -> None:
     """
     import numpy as np
 
-    from skycore import read_image
-    from skycore.replace import replace_sky
+    from skycore import read_image, replace_sky
 
     photo = np.load(photo_path)
     mask = np.load(mask_path)
@@ -95,8 +94,8 @@ def quality() -> int:
     import cv2
     import numpy as np
 
-    from skycore import as_float_rgb, read_image
-    from skycore.replace import fit_sky, replace_sky
+    from skycore import as_float_rgb, read_image, replace_sky
+    from skycore.replace import fit_sky
 
     skies = SHARED / "data" / "skies"
     print(
@@ -171,9 +170,9 @@ def main() -> int:
     import cv2
 
     cv2.setNumThreads(args.threads)
-    from skycore import read_image, sky_mask
-    from skycore.models import find_model, get_session
-    from skycore.replace import replace_sky
+    from skycore import read_image, replace_sky, sky_mask
+    from skycore.registry import find_model
+    from skycore.sessions import get_session
 
     spec = find_model(str(MODEL))
     get_session(spec)  # model load is not part of the target

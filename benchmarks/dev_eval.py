@@ -211,8 +211,8 @@ def print_row(label: str, scores: Scores, cases: list[Case], *, worst: bool = Fa
 def shipped_models() -> list[skycore.ModelSpec]:
     """The models of the project's ``models/`` folder that are present."""
     specs = []
-    for manifest in skycore.models.manifests_in(skycore.models.PROJECT_MODEL_DIR):
-        specs += [s for s in skycore.models.read_manifest(manifest) if s.available]
+    for manifest in skycore.registry.manifests_in(skycore.registry.PROJECT_MODEL_DIR):
+        specs += [s for s in skycore.registry.read_manifest(manifest) if s.available]
     return specs
 
 
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     print_header(cases)
     if not args.no_cli:
         predictor, seconds = cli_masks(cases)
-        default = skycore.models.default_model()
+        default = skycore.registry.default_model()
         label = f"skycore mask as shipped ({default.id})"
         print_row(label, score(predictor, cases), cases, worst=args.worst)
         print(f"      ({seconds:.1f} s for the command, {len(cases)} photos)")

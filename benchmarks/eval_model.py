@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.figure is not None and "photos" not in args.sections:
         parser.error("--figure draws the held-out photos: add photos to --sections")
     size = tuple(int(v) for v in args.composite_size.lower().split("x"))
-    model = skycore.models.find_model(args.model)
+    model = skycore.registry.find_model(args.model)
     args.model = model.path
     if args.input_size is not None:
         model = dataclasses.replace(model, input_size=args.input_size)

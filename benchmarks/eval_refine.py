@@ -1,7 +1,7 @@
 """Mask quality of the refinement on exact-mask composites (Stellarium cut-outs over real skies).
 
 Prints IoU, boundary F-score and MAE of: the model's probability upsampled bilinearly, the
-seed-compatible refinement, the default refinement and the default refinement with density
+cpp-compatible refinement, the default refinement and the default refinement with density
 estimation, at about 1, 4 and 12 MP.
 
     python benchmarks/eval_refine.py [--model PATH] [--per-size N] [--cache DIR]
@@ -79,9 +79,9 @@ def main() -> None:
 
     methods = {
         "bilinear": None,
-        "seed-compatible": {"seed_compatible": True},
+        "cpp-compatible": {"cpp_compatible": True},
         "default": {},
-        "default+density": {"density": True},
+        "default+density": {"colour_density": True},
     }
     results: dict[tuple[str, str], list] = {}
     figure_rows = []

@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-o", "--out", type=Path, default=REPO / "models" / "comparison.jpg")
     args = parser.parse_args(argv)
     models = {}
-    for manifest in skycore.models.manifests_in(skycore.models.PROJECT_MODEL_DIR):
-        for spec in skycore.models.read_manifest(manifest):
+    for manifest in skycore.registry.manifests_in(skycore.registry.PROJECT_MODEL_DIR):
+        for spec in skycore.registry.read_manifest(manifest):
             if spec.available:
                 models[spec.id + (" (default)" if spec.default else "")] = spec
     methods = {

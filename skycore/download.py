@@ -17,7 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .errors import ModelError
-from .models import file_sha256
+from .registry import file_sha256
 
 _CHUNK = 1 << 16
 _USER_AGENT = "skycore-download/1"

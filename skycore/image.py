@@ -34,22 +34,44 @@ def check_image_size(height: int, width: int, *, max_pixels: int = MAX_PIXELS) -
         )
 
 
-def _to_unit_float(values: np.ndarray) -> np.ndarray:
-    """uint8/uint16 scaled by their maximum, floats checked and clipped: float32 in [0, 1]."""
-    if values.dtype == np.uint8:
-        return values.astype(np.float32) * np.float32(1 / 255)
-    if values.dtype == np.uint16:
-        return values.astype(np.float32) * np.float32(1 / 65535)
+def unit_scale(dtype: np.dtype) -> float:
+    """The factor that takes values of ``dtype`` to ``[0, 1]``: 1/255, 1/65535, or 1 for
+    floats."""
+    if dtype == np.uint8:
+        return 1 / 255
+    if dtype == np.uint16:
+        return 1 / 65535
+    return 1.0
+
+
+def to_unit_float(values: np.ndarray, *, what: str = "image") -> np.ndarray:
+    """uint8/uint16 scaled by their maximum, floats checked and clipped: float32 in [0, 1].
+
+    ``what`` names the array in error messages (``"image"``, ``"mask"``).
+    """
+    if values.dtype in (np.uint8, np.uint16):
+        return values.astype(np.float32) * np.float32(unit_scale(values.dtype))
     if not np.issubdtype(values.dtype, np.floating):
         raise ImageError(
-            f"unsupported image dtype {values.dtype}; use uint8, uint16 or float in [0, 1]"
+            f"unsupported {what} dtype {values.dtype}; use uint8, uint16 or float in [0, 1]"
         )
     values = values.astype(np.float32, copy=False)
     if not np.isfinite(values).all():
-        raise ImageError("image has NaN or infinite values")
+        raise ImageError(f"{what} has NaN or infinite values")
     if values.min() < 0 or values.max() > 1:
         values = np.clip(values, 0, 1)
     return values
+
+
+def shrink_to_side(image: np.ndarray, side: int) -> np.ndarray:
+    """``image`` area-reduced to at most ``side`` pixels on its long side (itself if it is
+    already that small)."""
+    height, width = image.shape[:2]
+    factor = min(1.0, side / max(height, width))
+    if factor == 1.0:
+        return image
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def as_float_rgb(image: np.ndarray) -> np.ndarray:
@@ -81,7 +103,7 @@ def as_float_rgb(image: np.ndarray) -> np.ndarray:
     check_image_size(image.shape[0], image.shape[1])
     if image.shape[2] == 4:
         image = image[:, :, :3]
-    rgb = _to_unit_float(image)
+    rgb = to_unit_float(image)
     if rgb.shape[2] == 1:
         rgb = np.repeat(rgb, 3, axis=2)
     return np.ascontiguousarray(rgb)
@@ -208,7 +230,7 @@ def read_probability(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -
     image = _decode(path, max_pixels)
     first = image if image.ndim == 2 else image[:, :, 2]  # OpenCV decodes to BGR
     try:
-        return np.ascontiguousarray(_to_unit_float(first))
+        return np.ascontiguousarray(to_unit_float(first))
     except ImageError as exc:
         raise ImageError(f"{path}: {exc}") from None
 
@@ -268,6 +290,51 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray, *, bits: int = 8) -> N
     ok, encoded = cv2.imencode(".png", pixels)
     if not ok:
         raise ImageError(f"{path}: could not encode the mask as PNG")
+    write_atomically(path, encoded.tobytes())
+
+
+#: Image formats :func:`write_image` keeps 16 bits deep in.
+SIXTEEN_BIT_SUFFIXES = (".png", ".tif", ".tiff")
+
+
+def write_image(
+    path: str | os.PathLike, rgb: np.ndarray, *, sixteen_bit: bool = False, quality: int = 92
+) -> None:
+    """Write float RGB in ``[0, 1]`` to ``path``, the format from its suffix, atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``.jpg``, ``.png``, ``.tif`` or ``.webp``.
+    rgb : ndarray
+        float ``HxWx3`` in ``[0, 1]``.
+    sixteen_bit : bool, optional
+        16 bits per channel where the format has them (PNG, TIFF); 8 otherwise.
+    quality : int, optional
+        JPEG and WebP quality, 1-100.
+
+    Raises
+    ------
+    ImageError
+        If the format cannot be written.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if sixteen_bit and suffix in SIXTEEN_BIT_SUFFIXES:
+        pixels = np.round(np.clip(rgb, 0, 1) * 65535).astype(np.uint16)
+    else:
+        pixels = np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+    params = []
+    if suffix in (".jpg", ".jpeg"):
+        params = [cv2.IMWRITE_JPEG_QUALITY, quality]
+    elif suffix == ".webp":
+        params = [cv2.IMWRITE_WEBP_QUALITY, quality]
+    try:
+        ok, encoded = cv2.imencode(suffix, cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR), params)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise ImageError(f"{path}: cannot write this format; use .jpg, .png, .tif or .webp")
     write_atomically(path, encoded.tobytes())
 
 

@@ -10,7 +10,8 @@ import numpy as np
 
 from .errors import ImageError
 from .image import as_float_rgb, check_image_size
-from .models import ModelSpec, find_model, get_session
+from .registry import ModelSpec, find_model
+from .sessions import get_session
 
 
 def model_input_size(spec: ModelSpec, height: int, width: int) -> tuple[int, int]:

@@ -106,12 +106,17 @@ def invert(mask: np.ndarray) -> np.ndarray:
     return np.subtract(np.float32(1.0), mask, dtype=np.float32)
 
 
+# adjust_mask's keywords are the option names (skycore.options), which are also the names of
+# the functions above.
+_shift_edge, _feather, _invert = shift_edge, feather, invert
+
+
 def adjust_mask(
     mask: np.ndarray,
     *,
-    shift: float = 0.0,
-    feather_radius: float = 0.0,
-    inverted: bool = False,
+    shift_edge: float = 0.0,
+    feather: float = 0.0,
+    invert: bool = False,
 ) -> np.ndarray:
     """Apply the mask options in the order a user expects: move the edge, soften, invert.
 
@@ -119,11 +124,11 @@ def adjust_mask(
     ----------
     mask : ndarray
         float ``HxW`` mask in ``[0, 1]``.
-    shift : float, optional
+    shift_edge : float, optional
         Pixels to grow (> 0) or shrink (< 0) the sky, see :func:`shift_edge`.
-    feather_radius : float, optional
+    feather : float, optional
         Feather radius in pixels, see :func:`feather`.
-    inverted : bool, optional
+    invert : bool, optional
         Return the complement (select everything but the sky).
 
     Returns
@@ -131,8 +136,8 @@ def adjust_mask(
     ndarray
         float32 ``HxW`` in ``[0, 1]``.
     """
-    result = shift_edge(mask, shift)
-    result = feather(result, feather_radius)
-    if inverted:
-        result = invert(result)
+    result = _shift_edge(mask, shift_edge)
+    result = _feather(result, feather)
+    if invert:
+        result = _invert(result)
     return result

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from .density import estimate_uncertain_probability
-from .image import as_float_rgb, as_rgb
+from .image import as_float_rgb, as_rgb, unit_scale
 
 #: Added to the diagonal of each cell's colour covariance (the guided filter's epsilon).
 COVARIANCE_EPSILON = 0.01**2
@@ -24,7 +24,7 @@ GRID_CELLS = 160
 #: Confidence thresholds ``(low, high)`` of the default mode, symmetric about 0.5.
 THRESHOLDS = (0.4, 0.6)
 
-#: The paper's and the original C++'s thresholds, kept by seed-compatible mode.
+#: The paper's and the original C++'s thresholds, kept by cpp-compatible mode.
 SEED_THRESHOLDS = (0.3, 0.5)
 
 
@@ -125,7 +125,7 @@ def _apply_affine(image: np.ndarray, coefficients: np.ndarray, strip_rows: int =
         coefficients = _pyramid_resize(coefficients, *size)
     scale_x = coefficients.shape[1] / width
     scale_y = coefficients.shape[0] / height
-    to_unit = _unit_scale(image.dtype)
+    to_unit = unit_scale(image.dtype)
     channel_sum = np.ones((1, 4), np.float32)
     output = np.empty((height, width), np.float32)
     for top in range(0, height, strip_rows):
@@ -147,14 +147,6 @@ def _apply_affine(image: np.ndarray, coefficients: np.ndarray, strip_rows: int =
         products = cv2.multiply(rgba, strip_coefficients, scale=to_unit, dtype=cv2.CV_32F)
         output[top:bottom] = cv2.transform(products, channel_sum)
     return np.clip(output, 0.0, 1.0, out=output)
-
-
-def _unit_scale(dtype: np.dtype) -> float:
-    if dtype == np.uint8:
-        return 1 / 255
-    if dtype == np.uint16:
-        return 1 / 65535
-    return 1.0
 
 
 def _solve_ldl3(cov: list[np.ndarray], rhs: np.ndarray) -> np.ndarray:
@@ -224,7 +216,7 @@ def _solve_affine(
     return slope.astype(np.float32), offset.astype(np.float32)
 
 
-def _refine_seed_compatible(
+def _refine_cpp_compatible(
     image: np.ndarray, probability: np.ndarray, confidence: np.ndarray
 ) -> np.ndarray:
     """The original C++ refinement: one grid cell per 256 x 256 pixels, pyramid reductions."""
@@ -269,8 +261,8 @@ def refine(
     image: np.ndarray,
     probability: np.ndarray,
     *,
-    seed_compatible: bool = False,
-    density: bool = False,
+    cpp_compatible: bool = False,
+    colour_density: bool = False,
     smoothing: bool = False,
     grid_cells: int = GRID_CELLS,
     epsilon: float = COVARIANCE_EPSILON,
@@ -290,14 +282,14 @@ def refine(
     probability : ndarray
         float ``hxw`` sky probability in ``[0, 1]`` at any resolution: the model's, or the
         same upsampled to the photo's size, with the same result at the same cost.
-    seed_compatible : bool, optional
+    cpp_compatible : bool, optional
         Reproduce the original C++ implementation: one grid cell per 256 x 256 pixels,
         whatever the photo, the probability upsampled to the photo. The default instead
         lays a grid of ``grid_cells`` cells along the photo's long side.
-    density : bool, optional
+    colour_density : bool, optional
         Re-estimate uncertain pixels with colour densities of confident sky and non-sky
         before the guided filter (:func:`skycore.density.estimate_uncertain_probability`).
-        Not used in seed-compatible mode.
+        Not used in cpp-compatible mode.
     smoothing : bool, optional
         Finish with the original's edge-preserving bilateral filter (sigma colour 20/255,
         sigma space 10 px).
@@ -319,7 +311,7 @@ def refine(
         Confidence thresholds, see :func:`confidence_from_probability`. ``None``: 0.4 and
         0.6 in the default mode, symmetric about the mask's 0.5 threshold so that the fitted
         edge lies where the probability crosses 0.5; 0.3 and 0.5 (the paper's) in
-        seed-compatible mode.
+        cpp-compatible mode.
     bias, floor : float, optional
         Confidence parameters, see :func:`confidence_from_probability`.
 
@@ -346,7 +338,7 @@ def refine(
        low-light photography", CVPR Workshops 2020, arXiv:2006.10172.
     """
     image = as_rgb(image)
-    if seed_compatible:
+    if cpp_compatible:
         low = SEED_THRESHOLDS[0] if low is None else low
         high = SEED_THRESHOLDS[1] if high is None else high
         height, width = image.shape[:2]
@@ -354,7 +346,7 @@ def refine(
         confidence = confidence_from_probability(
             full_probability, low=low, high=high, bias=bias, floor=floor
         )
-        mask = _refine_seed_compatible(image, full_probability, confidence)
+        mask = _refine_cpp_compatible(image, full_probability, confidence)
     else:
         mask = _refine_photo_grid(
             image,
@@ -362,7 +354,7 @@ def refine(
             grid_cells=grid_cells,
             epsilon=epsilon,
             sharpen=sharpen,
-            density=density,
+            colour_density=colour_density,
             density_radius=density_radius,
             confidence_options={
                 "low": THRESHOLDS[0] if low is None else low,
@@ -384,7 +376,7 @@ def _refine_photo_grid(
     grid_cells: int,
     epsilon: float,
     sharpen: float,
-    density: bool,
+    colour_density: bool,
     density_radius: float,
     confidence_options: dict,
 ) -> np.ndarray:
@@ -406,7 +398,7 @@ def _refine_photo_grid(
         small = cv2.resize(image, (work_w, work_h), interpolation=cv2.INTER_AREA)
     rgb = as_float_rgb(small)
     p = _probability_at(probability, work_h, work_w)
-    if density:
+    if colour_density:
         radius = max(1, _round(density_radius * cell / work_px))
         # Re-estimated at full resolution, where twigs are resolved, then averaged back:
         # a working pixel's label becomes the fraction of its area that is sky.

@@ -40,5 +40,5 @@ def isolated_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     user = tmp_path / "user-models"
     user.mkdir()
     monkeypatch.setenv("SKYCORE_MODEL_DIR", str(user))
-    monkeypatch.setattr("skycore.models.PROJECT_MODEL_DIR", tmp_path / "no-project-models")
+    monkeypatch.setattr("skycore.registry.PROJECT_MODEL_DIR", tmp_path / "no-project-models")
     return user

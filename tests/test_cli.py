@@ -173,7 +173,7 @@ def test_refine_reproduces_seed_result_from_8_and_16_bit_probability(tmp_path, c
         (probability, tmp_path / "out8.png"),
         (probability16, tmp_path / "sub" / "out16.png"),
     ):
-        status, _, err = _run(capsys, "refine", photo, source, "-o", output, "--seed-compatible")
+        status, _, err = _run(capsys, "refine", photo, source, "-o", output, "--cpp-compatible")
         assert (status, err) == (0, "")
         masks.append(cv2.imread(str(output), cv2.IMREAD_UNCHANGED) / 255)
     assert masks[0].shape == reference.shape

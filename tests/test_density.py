@@ -52,7 +52,7 @@ def test_density_recovers_sky_between_branches() -> None:
     gaps = truth.astype(bool)
     gaps[:140] = False  # sky pixels inside the fringe only
     without = refine(image, coarse)
-    with_density = refine(image, coarse, density=True)
+    with_density = refine(image, coarse, colour_density=True)
     # Measured: 0.46 without, 0.75 with density estimation.
     assert without[gaps].mean() < 0.5
     assert with_density[gaps].mean() > 0.7

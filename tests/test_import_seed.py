@@ -117,7 +117,7 @@ def test_import_reproduces_the_shipped_file(tmp_path: Path) -> None:
     import_seed.main(["--out", str(out)])
     assert out.read_bytes() == SHIPPED.read_bytes()
     manifest = out.with_suffix(".json").read_text(encoding="utf-8")
-    assert skycore.models.file_sha256(SHIPPED) in manifest
+    assert skycore.registry.file_sha256(SHIPPED) in manifest
 
 
 def test_a_model_that_is_not_u2netp_is_refused() -> None:

@@ -81,7 +81,7 @@ def test_invert_and_adjust_on_photo_sized_mask():
     gray = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255
     inverted = maskops.invert(gray)
     np.testing.assert_allclose(inverted + gray, 1.0, atol=1e-6)
-    adjusted = maskops.adjust_mask(gray, shift=4, feather_radius=7, inverted=True)
+    adjusted = maskops.adjust_mask(gray, shift_edge=4, feather=7, invert=True)
     expected = 1 - maskops.feather(maskops.shift_edge(gray, 4), 7)
     np.testing.assert_allclose(adjusted, expected, atol=1e-6)
     assert adjusted.shape == gray.shape and adjusted.dtype == np.float32

@@ -55,13 +55,13 @@ def test_alpha_is_ignored_and_gray_works(photo, reference):
 
 
 def test_without_refinement_is_the_upsampled_probability(photo):
-    mask = sky_mask(photo, model=U2NETP, refine=False)
+    mask = sky_mask(photo, model=U2NETP, refine_edges=False)
     height, width = photo.shape[:2]
     expected = cv2.resize(predict_probability(photo, model=U2NETP), (width, height))
     np.testing.assert_allclose(mask, np.clip(expected, 0, 1), atol=1e-6)
 
 
 def test_density_on_an_8bit_photo(photo, reference):
-    mask = sky_mask(photo, model=U2NETP, density=True)
+    mask = sky_mask(photo, model=U2NETP, colour_density=True)
     assert mask.shape == reference.shape
     assert ((mask > 0.5) == (reference > 0.5)).mean() > 0.98

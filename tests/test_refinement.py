@@ -23,11 +23,11 @@ def _read_rgb(path) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", SEED_CASES)
-def test_seed_compatible_reproduces_the_original(name: str) -> None:
+def test_cpp_compatible_reproduces_the_original(name: str) -> None:
     photo = _read_rgb(SEED_EVAL / f"{name}.jpg")
     probability = cv2.imread(str(SEED_EVAL / f"{name}.png"))[..., 2].astype(np.float32) / 255
     expected = cv2.imread(str(SEED_EVAL / f"{name}_result.png"), cv2.IMREAD_GRAYSCALE) / 255.0
-    mask = refine(photo, probability, seed_compatible=True)
+    mask = refine(photo, probability, cpp_compatible=True)
     assert mask.shape == expected.shape and mask.dtype == np.float32
     # The original writes 8-bit PNGs: compare after the same rounding.
     difference = np.abs(np.round(mask * 255) / 255 - expected).mean()
@@ -113,11 +113,11 @@ def test_uncertain_everywhere_does_not_break() -> None:
     assert np.isfinite(mask).all() and 0 <= mask.min() and mask.max() <= 1
 
 
-@pytest.mark.parametrize("seed_compatible", [False, True])
-def test_depths_and_layouts_agree(seed_compatible: bool) -> None:
+@pytest.mark.parametrize("cpp_compatible", [False, True])
+def test_depths_and_layouts_agree(cpp_compatible: bool) -> None:
     image8, truth = _skyline_scene(300, 400)
     probability = _network_like(truth)
-    reference = refine(image8, probability, seed_compatible=seed_compatible)
+    reference = refine(image8, probability, cpp_compatible=cpp_compatible)
     variants = {
         "uint16": image8.astype(np.uint16) * 257,
         "float32": image8.astype(np.float32) / 255,
@@ -125,13 +125,13 @@ def test_depths_and_layouts_agree(seed_compatible: bool) -> None:
         "rgba": np.dstack([image8, np.full(image8.shape[:2], 7, np.uint8)]),
     }
     for name, image in variants.items():
-        mask = refine(image, probability, seed_compatible=seed_compatible)
+        mask = refine(image, probability, cpp_compatible=cpp_compatible)
         assert np.abs(mask - reference).mean() < 1e-3, name
         # The uint8 photo's working grid is area-averaged in uint8, rounded to 1/255.
         assert np.abs(mask - reference).max() < 0.025, name
     green = image8[..., 1]
-    gray = refine(green, probability, seed_compatible=seed_compatible)
-    stacked = refine(np.dstack([green] * 3), probability, seed_compatible=seed_compatible)
+    gray = refine(green, probability, cpp_compatible=cpp_compatible)
+    stacked = refine(np.dstack([green] * 3), probability, cpp_compatible=cpp_compatible)
     assert gray.shape == truth.shape and np.abs(gray - stacked).max() < 0.01
 
 

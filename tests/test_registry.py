@@ -1,4 +1,5 @@
-"""Tests of skycore.models: manifests, lookup, integrity checks and the session cache."""
+"""Tests of skycore.registry (manifests, lookup, checksums) and skycore.sessions (integrity
+checks before use, the session cache)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,8 @@ import numpy as np
 import pytest
 
 from skycore import ModelError, find_model, list_models, predict_probability
-from skycore.models import (
-    checksum_status,
-    default_model,
-    get_session,
-    read_manifest,
-    user_model_dir,
-    verify_model,
-)
+from skycore.registry import checksum_status, default_model, read_manifest, user_model_dir
+from skycore.sessions import get_session, verify_model
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 U2NETP = SHARED / "models" / "skyseg-u2netp.onnx"
@@ -88,7 +83,7 @@ def test_find_model_by_name_in_user_folder(isolated_models):
 def test_find_model_by_name_in_project_folder(isolated_models, tmp_path, monkeypatch):
     project = tmp_path / "project-models"
     _install(project, [_u2netp_entry(id="sky-p", file="p.onnx")])
-    monkeypatch.setattr("skycore.models.PROJECT_MODEL_DIR", project)
+    monkeypatch.setattr("skycore.registry.PROJECT_MODEL_DIR", project)
     assert find_model("sky-p").path == project / "p.onnx"
 
 
@@ -96,7 +91,7 @@ def test_user_folder_wins_over_project_folder(isolated_models, tmp_path, monkeyp
     project = tmp_path / "project-models"
     _install(project, [_u2netp_entry(id="sky", file="p.onnx")])
     _install(isolated_models, [_u2netp_entry(id="sky", file="u.onnx")])
-    monkeypatch.setattr("skycore.models.PROJECT_MODEL_DIR", project)
+    monkeypatch.setattr("skycore.registry.PROJECT_MODEL_DIR", project)
     assert find_model("sky").path == isolated_models / "u.onnx"
     assert len(list_models()) == 1
 

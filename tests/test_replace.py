@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from skycore import ImageError, as_float_rgb, read_image, sky_mask
+from skycore import ImageError, as_float_rgb, read_image, replace_sky, sky_mask
 from skycore.replace import (
     MIN_SKY_SIDE,
     composite,
@@ -24,7 +24,6 @@ from skycore.replace import (
     fit_sky,
     foreground_alpha,
     harmonize,
-    replace_sky,
     sky_region,
 )
 
@@ -210,7 +209,7 @@ def test_sky_moved_off_the_canvas_still_covers_it_with_mirrored_copies():
     np.testing.assert_allclose(corner, (placement.left, placement.top))
 
 
-def test_shift_and_fade_edge_change_the_alpha():
+def test_shift_edge_and_feather_change_the_alpha():
     mask = horizon_mask()
     alpha = foreground_alpha(mask)
     np.testing.assert_allclose(alpha, 1 - mask)
@@ -219,7 +218,7 @@ def test_shift_and_fade_edge_change_the_alpha():
     # Growing the sky by 10 px removes 10 foreground rows over the full width.
     assert alpha.sum() - grown.sum() == pytest.approx(10 * 320, rel=0.02)
     assert shrunk.sum() - alpha.sum() == pytest.approx(10 * 320, rel=0.02)
-    faded = foreground_alpha(mask, fade_edge=20)
+    faded = foreground_alpha(mask, feather=20)
     soft = lambda a: int(((a > 0.01) & (a < 0.99)).sum())  # noqa: E731
     assert soft(faded) > 5 * soft(alpha)
     assert faded.sum() == pytest.approx(alpha.sum(), rel=0.01)
@@ -367,8 +366,8 @@ def test_bad_masks_are_refused(mask, message):
     [
         ("scale", 0.1),
         ("offset_x", 1.5),
-        ("shift_edge", 500),
-        ("fade_edge", -1),
+        ("shift_edge", 600),
+        ("feather", -1),
         ("amount", 2.0),
         ("brightness", 3.0),
         ("temperature", -2.0),

@@ -117,7 +117,7 @@ def test_folder_run_with_mask_folder(tmp_path, capsys):
     "args, message",
     [
         (["--sky", "missing.jpg"], "missing.jpg: no such file"),
-        (["--sky", SKY, "--scale", "20"], "expected a number in [0.25, 8]"),
+        (["--sky", SKY, "--scale", "20"], "scale must be in [0.25, 8], got 20"),
         (["--sky", SKY, "--mask", PHOTOS], "is a folder"),
     ],
 )

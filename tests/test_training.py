@@ -173,7 +173,7 @@ def test_training_resumes_and_exports_a_matching_onnx_model(tmp_path):
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
     from skycore import predict_probability
-    from skycore.models import file_sha256, read_manifest
+    from skycore.registry import file_sha256, read_manifest
     from training import export, train
 
     data = tmp_path / "tiny.npz"
@@ -224,7 +224,7 @@ MODELS = Path(__file__).resolve().parents[1] / "models"
 
 
 def test_shipped_small_model_is_intact_and_not_the_default():
-    from skycore.models import file_sha256, find_model, read_manifest
+    from skycore.registry import file_sha256, find_model, read_manifest
 
     (spec,) = read_manifest(MODELS / "skyseg-lite.json")
     assert not spec.default and spec.id == "skyseg-lite"
@@ -438,7 +438,7 @@ def test_hanging_cutouts_reach_down_from_above_to_sixty_percent_at_most():
 def test_u2netp_fine_tunes_from_the_seed_and_exports(tmp_path):
     torch = pytest.importorskip("torch")
     from skycore import predict_probability
-    from skycore.models import read_manifest
+    from skycore.registry import read_manifest
     from training import export, train
     from training.import_seed import seed_model
 

@@ -74,7 +74,7 @@ def test_worker_mask_equals_skycore_for_the_same_pixels():
     assert result["status"] == "ok", result
     assert [p["progress"] for p in progress] == sorted(p["progress"] for p in progress)
     expected = maskops.adjust_mask(
-        skycore.sky_mask(image, model=str(MODEL)), shift=3, feather_radius=5, inverted=True
+        skycore.sky_mask(image, model=str(MODEL)), shift_edge=3, feather=5, invert=True
     )
     mask = outputs["mask"]
     assert mask.shape == image.shape[:2]
@@ -89,9 +89,9 @@ def test_worker_accepts_rgba_and_gray_inputs_and_unrefined_mode():
     image = small_photo("skyopt_001412_orig.jpg")
     alpha = np.full(image.shape[:2] + (1,), 0.5, np.float32)
     rgba = np.concatenate([image, alpha], axis=2)
-    _, result, outputs = call_worker(mask_request(rgba, refine=False), rgba)
+    _, result, outputs = call_worker(mask_request(rgba, refine_edges=False), rgba)
     assert result["status"] == "ok", result
-    expected = skycore.sky_mask(image, model=str(MODEL), refine=False)
+    expected = skycore.sky_mask(image, model=str(MODEL), refine_edges=False)
     np.testing.assert_allclose(outputs["mask"], expected, atol=1e-5)
     assert expected.mean() > 0.1, "this photo has a strip of sky"
     gray = image.mean(axis=2, keepdims=True)
@@ -146,7 +146,7 @@ def test_worker_accepts_integer_pixels(dtype, scale):
 
 
 def test_worker_replace_returns_the_layers_of_replace_sky():
-    from skycore.replace import replace_sky
+    from skycore import replace_sky
 
     photo = small_photo("wikimedia_036.jpg", width=240)
     sky = small_photo(SKY_NAME, width=200)
@@ -158,13 +158,13 @@ def test_worker_replace_returns_the_layers_of_replace_sky():
             {"name": "image", "width": width, "height": height, "channels": 3},
             {"name": "sky", "width": sky.shape[1], "height": sky.shape[0], "channels": 3},
         ],
-        "options": {"model": str(MODEL), "amount": 0.8, "flip": True, "fade_edge": 3.0},
+        "options": {"model": str(MODEL), "amount": 0.8, "flip": True, "feather": 3.0},
     }
     progress, result, outputs = call_worker(header, photo, sky)
     assert result["status"] == "ok", result
-    assert progress[-1]["message"] == "Placing and blending the new sky"
+    assert progress[-1]["message"] == "Finding the sky and placing the new one"
     mask = skycore.sky_mask(photo, model=str(MODEL))
-    expected = replace_sky(photo, sky, mask, amount=0.8, flip=True, fade_edge=3.0)
+    expected = replace_sky(photo, sky, mask, amount=0.8, flip=True, feather=3.0)
     for name in ("sky", "alpha", "foreground"):
         np.testing.assert_allclose(outputs[name], getattr(expected, name), atol=1e-5)
     assert 0.05 < result["info"]["sky_fraction"] < 0.95

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 import traceback
+from pathlib import Path
 
 import gi
 
@@ -24,6 +25,11 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp, GimpUi, GLib, GObject  # noqa: E402
+
+# install.py copies skycore's standard-library modules beside this file: the option tables,
+# the manifest reader and the worker protocol, shared with the core.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from skycore import options, protocol, registry  # noqa: E402
 
 SELECT_SKY = "plug-in-select-sky"
 REPLACE_SKY = "plug-in-replace-sky"
@@ -38,7 +44,7 @@ PIXEL_FORMATS = {
 }
 MASK_FLOAT = "Y float"
 RAW_MASK_FLOAT = "Y' float"
-PROTOCOL = 1
+TIMING_PREFIX = "sky-tools timing: "
 
 OUTPUTS = (
     ("selection", "Selection", "Select the sky (combined with the current selection as chosen)"),
@@ -78,31 +84,30 @@ def read_config():
 def installed_model_ids():
     """Model ids listed by the manifests in the installed model folder (for the dialog)."""
     try:
-        folder = read_config().get("model_dir", "")
-        names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
-    except (SkyError, OSError):
+        folder = Path(read_config().get("model_dir", ""))
+    except SkyError:
         return []
     ids = []
-    for name in names:
+    for manifest in registry.manifests_in(folder):
         try:
-            with open(os.path.join(folder, name), encoding="utf-8") as fh:
-                ids += [str(entry["id"]) for entry in json.load(fh)["models"]]
-        except (OSError, ValueError, KeyError, TypeError):
+            ids += [spec.id for spec in registry.read_manifest(manifest)]
+        except registry.ModelError:
             continue  # the worker reports a broken manifest when that model is used
     return ids
 
 
-def run_worker(request, *buffers):
-    """Send one request and its input buffers to skycore.worker.
+def run_worker(task, inputs, settings, *buffers):
+    """Send one request (:mod:`skycore.protocol`) and its input buffers to skycore.worker.
 
-    Returns the result line and ``{output name: bytes}``, each checked against the size the
-    result line gives. Progress lines from the worker drive GIMP's progress bar.
+    Returns the result line and ``{output name: bytes}``. Progress lines from the worker
+    drive GIMP's progress bar.
     """
     config = read_config()
     env = dict(os.environ)
     env["SKYCORE_MODEL_DIR"] = config.get("model_dir", "")
     # -I: ignore PYTHONPATH/PYTHONHOME that GIMP may set for its own Python, and never import
-    # a skycore folder from the current directory instead of the installed one.
+    # a skycore folder from the current directory (this one holds a partial copy) instead of
+    # the installed one.
     command = [config["python"], "-I", "-m", "skycore.worker"]
     with tempfile.TemporaryFile() as log:
         try:
@@ -119,42 +124,32 @@ def run_worker(request, *buffers):
             raise SkyError(f"Sky Tools could not start its engine {command[0]} ({exc})") from None
         try:
             try:
-                worker.stdin.write(json.dumps(request).encode() + b"\n")
+                worker.stdin.write(protocol.request_header(task, inputs, settings))
                 for buffer in buffers:
                     worker.stdin.write(buffer)
                 worker.stdin.close()
             except BrokenPipeError:
                 pass  # the worker died early; its exit status and log tell why
-            result = None
-            for line in worker.stdout:
-                try:
-                    message = json.loads(line)
-                except ValueError:
-                    break  # not the worker's protocol: reported below as no answer
-                if "status" in message:
-                    result = message
-                    break
-                Gimp.progress_set_text(message.get("message", ""))
-                Gimp.progress_update(float(message.get("progress", 0.0)))
-            outputs = {}
-            for spec in result.get("outputs", []) if result else []:
-                size = spec["width"] * spec["height"] * spec["channels"] * 4
-                outputs[spec["name"]] = worker.stdout.read(size)
-                if len(outputs[spec["name"]]) != size:
-                    raise SkyError(f"Sky Tools' engine sent a truncated {spec['name']} image")
+            try:
+                return protocol.read_reply(worker.stdout, show_progress)
+            except protocol.ReplyError as exc:
+                if exc.kind is not None:
+                    raise SkyError(str(exc)) from None
+                failure = str(exc)
         finally:
             worker.stdout.close()
             status = worker.wait()
-        if result is None:
-            log.seek(0)
-            lines = log.read().decode("utf-8", "replace").strip().splitlines()
-            raise SkyError(
-                f"Sky Tools' engine stopped without an answer (exit status {status}): "
-                + (lines[-1] if lines else "no message")
-            )
-    if result["status"] != "ok":
-        raise SkyError(result.get("message", "unknown error"))
-    return result, outputs
+        log.seek(0)
+        lines = log.read().decode("utf-8", "replace").strip().splitlines()
+        raise SkyError(
+            f"Sky Tools' engine: {failure} (exit status {status}): "
+            + (lines[-1] if lines else "no message")
+        )
+
+
+def show_progress(fraction, message):
+    Gimp.progress_set_text(message)
+    Gimp.progress_update(fraction)
 
 
 def pixel_format(image):
@@ -270,35 +265,21 @@ def check_mask_slot(layer, config):
         )
 
 
-SELECT_FIELDS = [
-    "output",
-    "operation",
-    "replace-mask",
-    "model",
-    "refine",
-    "density",
-    "shift-edge",
-    "feather",
-    "invert",
-]
-REPLACE_FIELDS = [
-    "sky-file",
-    "sky-layer",
-    "scale",
-    "offset-x",
-    "offset-y",
-    "flip",
-    "anchor",
-    "shift-edge",
-    "fade-edge",
-    "defringe",
-    "amount",
-    "brightness",
-    "temperature",
-    "lighting",
-    "model",
-    "refine",
-]
+#: The plug-in's own fields come first in each dialog; the task's options follow, from the
+#: option table.
+SELECT_FIELDS = ["output", "operation", "replace-mask"] + [o.flag for o in options.SELECT_SKY]
+REPLACE_FIELDS = ["sky-file", "sky-layer"] + [o.flag for o in options.REPLACE_SKY]
+
+
+def task_settings(config, table):
+    """The task's options (Python names) from the procedure's config."""
+    settings = {}
+    for entry in table:
+        value = config.get_property(entry.flag)
+        if entry.kind == "model" and value == "default":
+            value = None
+        settings[entry.name] = value
+    return settings
 
 
 def only_when(dialog, field, choice_field, nick):
@@ -331,62 +312,65 @@ def error_values(procedure, message):
     return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, error)
 
 
-def run_select_sky(procedure, run_mode, image, drawables, config, data):
+def run_task(procedure, run_mode, config, name, title, fields, work):
+    """The skeleton both procedures share: the dialog, the progress bar, and an answer GIMP
+    can show whatever happens. ``work()`` does the task and returns the procedure's return
+    values after the status (a list of ``GObject.Value``)."""
     if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(
-        procedure, config, SELECT_SKY, "Select Sky", SELECT_FIELDS
+        procedure, config, name, title, fields
     ):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
-    started = time.perf_counter()
+    Gimp.progress_init(title)
     try:
-        layer = target_layer(image, drawables)
-        check_mask_slot(layer, config)
-        Gimp.progress_init("Select Sky")
-        width, height = layer.get_width(), layer.get_height()
-        model = config.get_property("model")
-        babl_format, dtype = pixel_format(image)
-        image_input = {"name": "image", "width": width, "height": height, "channels": 3}
-        request = {
-            "protocol": PROTOCOL,
-            "task": "mask",
-            "inputs": [{**image_input, "dtype": dtype}],
-            "options": {
-                "model": None if model == "default" else model,
-                "refine": config.get_property("refine"),
-                "density": config.get_property("density"),
-                "shift_edge": config.get_property("shift-edge"),
-                "feather": config.get_property("feather"),
-                "invert": config.get_property("invert"),
-            },
-        }
-        pixels = layer_pixels(layer, babl_format)
-        read_at = time.perf_counter()
-        result, outputs = run_worker(request, pixels)
-        del pixels
-        mask = outputs["mask"]
-        worker_at = time.perf_counter()
-        image.undo_group_start()
-        try:
-            apply_output(image, layer, mask, config)
-        finally:
-            image.undo_group_end()
-        info = result["info"]
-        print(
-            f"select-sky: model {info['model']}, sky {100 * info['sky_fraction']:.1f} %; "
-            f"read pixels {read_at - started:.2f} s, worker {worker_at - read_at:.2f} s "
-            f"(model load {info['model_load_s']:.2f} s, mask {info['mask_s']:.2f} s, "
-            f"adjust {info['adjust_s']:.2f} s), write {time.perf_counter() - worker_at:.2f} s",
-            file=sys.stderr,
-        )
-        if run_mode == Gimp.RunMode.INTERACTIVE and info["sky_fraction"] < 0.001:
-            Gimp.message("Select Sky found no sky in this layer.")
+        returned = work()
         Gimp.displays_flush()
     except SkyError as exc:
         return error_values(procedure, str(exc))
     except Exception as exc:  # GIMP must get an answer it can show, whatever broke
-        return unexpected(procedure, "Select Sky", exc)
+        return unexpected(procedure, title, exc)
     finally:
         Gimp.progress_end()
-    return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
+    values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
+    for index, value in enumerate(returned, start=1):
+        values.remove(index)
+        values.insert(index, value)
+    return values
+
+
+def run_select_sky(procedure, run_mode, image, drawables, config, data):
+    def work():
+        started = time.perf_counter()
+        layer = target_layer(image, drawables)
+        check_mask_slot(layer, config)
+        width, height = layer.get_width(), layer.get_height()
+        babl_format, dtype = pixel_format(image)
+        image_input = protocol.buffer_spec("image", width, height, 3, dtype)
+        settings = task_settings(config, options.SELECT_SKY)
+        pixels = layer_pixels(layer, babl_format)
+        read_at = time.perf_counter()
+        result, outputs = run_worker("mask", [image_input], settings, pixels)
+        del pixels
+        worker_at = time.perf_counter()
+        image.undo_group_start()
+        try:
+            apply_output(image, layer, outputs["mask"], config)
+        finally:
+            image.undo_group_end()
+        info = result["info"]
+        timing = {
+            "task": "mask",
+            "read_s": read_at - started,
+            "worker_s": worker_at - read_at,
+            "write_s": time.perf_counter() - worker_at,
+            **info,
+        }
+        # One JSON line on GIMP's log per call: what the time went into (bench_gimp reads it).
+        print(f"{TIMING_PREFIX}{json.dumps(timing)}", file=sys.stderr)
+        if run_mode == Gimp.RunMode.INTERACTIVE and info["sky_fraction"] < 0.001:
+            Gimp.message("Select Sky found no sky in this layer.")
+        return []
+
+    return run_task(procedure, run_mode, config, SELECT_SKY, "Select Sky", SELECT_FIELDS, work)
 
 
 PERCEPTUAL = Gimp.LayerColorSpace.RGB_PERCEPTUAL
@@ -467,63 +451,25 @@ def build_replacement(image, layer, outputs):
 
 
 def run_replace_sky(procedure, run_mode, image, drawables, config, data):
-    if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(
-        procedure, config, REPLACE_SKY, "Replace Sky", REPLACE_FIELDS
-    ):
-        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
-    try:
+    def work():
         layer = target_layer(image, drawables)
-        Gimp.progress_init("Replace Sky")
         sky, sky_width, sky_height = sky_pixels(config)
         width, height = layer.get_width(), layer.get_height()
         babl_format, dtype = pixel_format(image)
-        model = config.get_property("model")
-        request = {
-            "protocol": PROTOCOL,
-            "task": "replace",
-            "inputs": [
-                {"name": "image", "width": width, "height": height, "channels": 3, "dtype": dtype},
-                {"name": "sky", "width": sky_width, "height": sky_height, "channels": 3},
-            ],
-            "options": {
-                "model": None if model == "default" else model,
-                "refine": config.get_property("refine"),
-                "anchor": config.get_property("anchor"),
-                **{
-                    key.replace("-", "_"): config.get_property(key)
-                    for key in (
-                        "scale",
-                        "offset-x",
-                        "offset-y",
-                        "flip",
-                        "shift-edge",
-                        "fade-edge",
-                        "defringe",
-                        "amount",
-                        "brightness",
-                        "temperature",
-                        "lighting",
-                    )
-                },
-            },
-        }
-        _, outputs = run_worker(request, layer_pixels(layer, babl_format), sky)
+        inputs = [
+            protocol.buffer_spec("image", width, height, 3, dtype),
+            protocol.buffer_spec("sky", sky_width, sky_height, 3, "float32"),
+        ]
+        settings = task_settings(config, options.REPLACE_SKY)
+        _, outputs = run_worker("replace", inputs, settings, layer_pixels(layer, babl_format), sky)
         image.undo_group_start()
         try:
             group = build_replacement(image, layer, outputs)
         finally:
             image.undo_group_end()
-        Gimp.displays_flush()
-    except SkyError as exc:
-        return error_values(procedure, str(exc))
-    except Exception as exc:  # GIMP must get an answer it can show, whatever broke
-        return unexpected(procedure, "Replace Sky", exc)
-    finally:
-        Gimp.progress_end()
-    values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
-    values.remove(1)
-    values.insert(1, GObject.Value(Gimp.Layer, group))
-    return values
+        return [GObject.Value(Gimp.Layer, group)]
+
+    return run_task(procedure, run_mode, config, REPLACE_SKY, "Replace Sky", REPLACE_FIELDS, work)
 
 
 def choice(entries):
@@ -533,15 +479,31 @@ def choice(entries):
     return options
 
 
-def add_model_arguments(procedure, flags):
-    models = [("default", "Default model", "The model install.py marked as default")]
-    models += [(model_id, model_id, "") for model_id in installed_model_ids()]
-    procedure.add_choice_argument(
-        "model", "Mo_del", "Sky segmentation model", choice(models), "default", flags
-    )
-    procedure.add_boolean_argument(
-        "refine", "Re_fine edges", "Refine the edge at full resolution (recommended)", True, flags
-    )
+def add_option_arguments(procedure, table, flags):
+    """One procedure argument per option of the task's table (:mod:`skycore.options`)."""
+    for entry in table:
+        if entry.kind == "model":
+            models = [("default", "Default model", "The model install.py marked as default")]
+            models += [(model_id, model_id, "") for model_id in installed_model_ids()]
+            procedure.add_choice_argument(
+                entry.flag, entry.label, entry.help, choice(models), "default", flags
+            )
+        elif entry.kind == "choice":
+            procedure.add_choice_argument(
+                entry.flag, entry.label, entry.help, choice(entry.choices), entry.default, flags
+            )
+        elif entry.kind == "bool":
+            procedure.add_boolean_argument(
+                entry.flag, entry.label, entry.help, entry.default, flags
+            )
+        elif entry.kind == "int":
+            procedure.add_int_argument(
+                entry.flag, entry.label, entry.help, entry.low, entry.high, entry.default, flags
+            )
+        else:
+            procedure.add_double_argument(
+                entry.flag, entry.label, entry.help, entry.low, entry.high, entry.default, flags
+            )
 
 
 def define_select_sky(procedure, flags):
@@ -555,7 +517,7 @@ def define_select_sky(procedure, flags):
         SELECT_SKY,
     )
     procedure.add_choice_argument(
-        "output", "_Output", "Where the sky mask goes", choice(OUTPUTS), "selection", flags
+        "output", "Out_put", "Where the sky mask goes", choice(OUTPUTS), "selection", flags
     )
     procedure.add_choice_argument(
         "operation",
@@ -567,35 +529,12 @@ def define_select_sky(procedure, flags):
     )
     procedure.add_boolean_argument(
         "replace-mask",
-        "_Replace existing mask",
+        "Replace e_xisting mask",
         "For the layer-mask output: replace a mask the layer already has",
         False,
         flags,
     )
-    add_model_arguments(procedure, flags)
-    procedure.add_boolean_argument(
-        "density",
-        "Colour _density",
-        "Re-estimate uncertain pixels from the sky's colours",
-        False,
-        flags,
-    )
-    procedure.add_int_argument(
-        "shift-edge", "_Shift edge", "Grow (+) or shrink (-) the sky, in pixels", -500, 500, 0,
-        flags,
-    )  # fmt: skip
-    procedure.add_double_argument(
-        "feather", "F_eather", "Feather radius in pixels", 0.0, 500.0, 0.0, flags
-    )
-    procedure.add_boolean_argument(
-        "invert", "_Invert", "Select everything but the sky", False, flags
-    )
-
-
-ANCHORS = (
-    ("horizon", "Horizon", "The sky image's bottom sits on the bottom of the sky region"),
-    ("top", "Top", "The sky image's top sits on the top of the sky region"),
-)
+    add_option_arguments(procedure, options.SELECT_SKY, flags)
 
 
 def define_replace_sky(procedure, flags):
@@ -610,55 +549,13 @@ def define_replace_sky(procedure, flags):
         REPLACE_SKY,
     )
     procedure.add_file_argument(
-        "sky-file", "Sky _image", "Image file of the new sky", Gimp.FileChooserAction.OPEN,
+        "sky-file", "Sky i_mage file", "Image file of the new sky", Gimp.FileChooserAction.OPEN,
         True, None, flags,
     )  # fmt: skip
     procedure.add_drawable_argument(
         "sky-layer", "Sky _layer", "A layer to use as the new sky instead of a file", True, flags
     )
-    procedure.add_double_argument(
-        "scale", "S_cale", "Zoom of the sky on top of just covering the sky region",
-        0.25, 8.0, 1.0, flags,
-    )  # fmt: skip
-    procedure.add_double_argument(
-        "offset-x", "Offset _X", "Move the sky right (+) or left, as a share of the width",
-        -1.0, 1.0, 0.0, flags,
-    )  # fmt: skip
-    procedure.add_double_argument(
-        "offset-y", "Offset _Y", "Move the sky down (+) or up, as a share of the height",
-        -1.0, 1.0, 0.0, flags,
-    )  # fmt: skip
-    procedure.add_boolean_argument("flip", "_Flip", "Mirror the sky left-right", False, flags)
-    procedure.add_choice_argument(
-        "anchor", "_Anchor", "Where the sky image is pinned", choice(ANCHORS), "horizon", flags
-    )
-    procedure.add_double_argument(
-        "shift-edge", "S_hift edge", "Grow (+) the new sky into the foreground or shrink it, px",
-        -100.0, 100.0, 0.0, flags,
-    )  # fmt: skip
-    procedure.add_double_argument(
-        "fade-edge", "Fa_de edge", "Extra softness of the edge (feather radius, px)",
-        0.0, 200.0, 0.0, flags,
-    )  # fmt: skip
-    procedure.add_boolean_argument(
-        "defringe", "_Defringe", "Remove the old sky's colour from soft edges", True, flags
-    )
-    procedure.add_double_argument(
-        "amount", "Harmonise a_mount", "How much the foreground takes the new sky's light",
-        0.0, 1.0, 0.5, flags,
-    )  # fmt: skip
-    procedure.add_double_argument(
-        "brightness", "_Brightness", "Extra foreground exposure, stops", -2.0, 2.0, 0.0, flags
-    )
-    procedure.add_double_argument(
-        "temperature", "_Temperature", "Extra foreground colour: cooler (-) or warmer (+)",
-        -1.0, 1.0, 0.0, flags,
-    )  # fmt: skip
-    procedure.add_double_argument(
-        "lighting", "_Lighting", "Tint the foreground near the horizon with the sky's colour",
-        0.0, 1.0, 0.3, flags,
-    )  # fmt: skip
-    add_model_arguments(procedure, flags)
+    add_option_arguments(procedure, options.REPLACE_SKY, flags)
     procedure.add_layer_return_value(
         "group", "Group", 'The new "Sky Replacement" layer group', False, flags
     )

@@ -34,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``skycore models``; return 0, or 1 if a check failed."""
-    from ..models import (
+    from ..registry import (
         checksum_status,
         default_model,
         manifests_in,

@@ -25,12 +25,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "-o", "--output", required=True, type=Path, metavar="OUT", help="mask PNG to write"
     )
     parser.add_argument(
-        "--seed-compatible",
+        "--cpp-compatible",
         action="store_true",
         help="reproduce the original C++ refinement (256-px grid)",
     )
     parser.add_argument(
-        "--density",
+        "--colour-density",
         action="store_true",
         help="re-estimate uncertain pixels with colour density models first",
     )
@@ -47,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
 
     image = read_image(args.photo)
     probability = read_probability(args.probability)
-    mask = refine(image, probability, seed_compatible=args.seed_compatible, density=args.density)
+    mask = refine(
+        image, probability, cpp_compatible=args.cpp_compatible, colour_density=args.colour_density
+    )
     try:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         write_mask(args.output, mask, bits=16 if args.sixteen_bit else 8)

@@ -6,33 +6,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import ImageError, SkyCoreError
+from .. import options
+from ..errors import SkyCoreError
+from . import batch
 
 #: Files a folder run picks up, by suffix (lower case).
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp")
-#: Output formats by suffix; 16-bit photos stay 16-bit in PNG and TIFF.
-SIXTEEN_BIT_SUFFIXES = (".png", ".tif", ".tiff")
 #: Above this enlargement of the sky image the result looks soft; say so.
 UPSCALE_NOTE = 2.0
 
 
-def _float_in(low: float, high: float):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = float("nan")
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(
-                f"expected a number in [{low:g}, {high:g}], got {text!r}"
-            )
-        return value
-
-    return parse
-
-
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``skycore replace``."""
+    """Register ``skycore replace``; its options come from :data:`options.REPLACE_SKY`."""
     parser = subparsers.add_parser(
         "replace",
         help="replace the sky of a photo, or of every photo in a folder",
@@ -64,11 +49,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "'skycore mask'",
     )
     parser.add_argument(
-        "--model",
-        metavar="NAME|PATH",
-        help="model id or .onnx file for computing masks (default: the installed default model)",
-    )
-    parser.add_argument(
         "--save-mask",
         action="store_true",
         help="also write the sky mask used, as <result name>_mask.png",
@@ -90,130 +70,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--overwrite", action="store_true", help="folder run: replace results that already exist"
     )
-    fit = parser.add_argument_group("placing the sky")
-    fit.add_argument(
-        "--scale",
-        type=_float_in(0.25, 8.0),
-        default=1.0,
-        metavar="FACTOR",
-        help="zoom on top of the size that just covers the sky (0.25-8, default 1)",
-    )
-    fit.add_argument(
-        "--offset-x",
-        type=_float_in(-1.0, 1.0),
-        default=0.0,
-        metavar="SHARE",
-        help="move the sky right (+) or left (-), share of the photo width (-1..1)",
-    )
-    fit.add_argument(
-        "--offset-y",
-        type=_float_in(-1.0, 1.0),
-        default=0.0,
-        metavar="SHARE",
-        help="move the sky down (+) or up (-), share of the photo height (-1..1)",
-    )
-    fit.add_argument("--flip", action="store_true", help="mirror the sky left-right")
-    fit.add_argument(
-        "--anchor",
-        choices=("horizon", "top"),
-        default="horizon",
-        help="line the sky image's bottom up with the horizon (default) or its "
-        "top with the top of the sky",
-    )
-    edge = parser.add_argument_group("edges")
-    edge.add_argument(
-        "--shift-edge",
-        type=_float_in(-100.0, 100.0),
-        default=0.0,
-        metavar="PX",
-        help="grow (+) or shrink (-) the sky by this many pixels (default 0)",
-    )
-    edge.add_argument(
-        "--fade-edge",
-        type=_float_in(0.0, 200.0),
-        default=0.0,
-        metavar="PX",
-        help="soften the edge: feather radius in pixels (default 0)",
-    )
-    edge.add_argument(
-        "--no-defringe",
-        dest="defringe",
-        action="store_false",
-        help="plain alpha blend: keep the old sky's colour in soft edges",
-    )
-    tone = parser.add_argument_group("foreground")
-    tone.add_argument(
-        "--amount",
-        type=_float_in(0.0, 1.0),
-        default=0.5,
-        metavar="0-1",
-        help="adapt the foreground's brightness and colour to the new sky (0-1, default 0.5)",
-    )
-    tone.add_argument(
-        "--brightness",
-        type=_float_in(-2.0, 2.0),
-        default=0.0,
-        metavar="STOPS",
-        help="extra foreground exposure in stops (-2..2, default 0)",
-    )
-    tone.add_argument(
-        "--temperature",
-        type=_float_in(-1.0, 1.0),
-        default=0.0,
-        metavar="-1..1",
-        help="extra cool (-) or warm (+) foreground tint (-1..1, default 0)",
-    )
-    tone.add_argument(
-        "--lighting",
-        type=_float_in(0.0, 1.0),
-        default=0.3,
-        metavar="0-1",
-        help="tint the foreground near the horizon with the new sky's colour (0-1, default 0.3)",
-    )
+    options.add_arguments(parser, options.REPLACE_SKY)
     parser.set_defaults(func=run)
-
-
-def _options(args: argparse.Namespace) -> dict:
-    return {
-        "scale": args.scale,
-        "offset_x": args.offset_x,
-        "offset_y": args.offset_y,
-        "flip": args.flip,
-        "anchor": args.anchor,
-        "shift_edge": args.shift_edge,
-        "fade_edge": args.fade_edge,
-        "defringe": args.defringe,
-        "amount": args.amount,
-        "brightness": args.brightness,
-        "temperature": args.temperature,
-        "lighting": args.lighting,
-    }
-
-
-def write_image(path: Path, rgb, *, sixteen_bit: bool = False, quality: int = 92) -> None:
-    """Write float RGB in ``[0, 1]`` to ``path`` (format from its suffix), atomically."""
-    import cv2
-    import numpy as np
-
-    from ..image import write_atomically
-
-    suffix = path.suffix.lower()
-    if sixteen_bit and suffix in SIXTEEN_BIT_SUFFIXES:
-        pixels = np.round(np.clip(rgb, 0, 1) * 65535).astype(np.uint16)
-    else:
-        pixels = np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
-    params = []
-    if suffix in (".jpg", ".jpeg"):
-        params = [cv2.IMWRITE_JPEG_QUALITY, quality]
-    elif suffix == ".webp":
-        params = [cv2.IMWRITE_WEBP_QUALITY, quality]
-    try:
-        ok, encoded = cv2.imencode(suffix, cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR), params)
-    except cv2.error:
-        ok = False
-    if not ok:
-        raise ImageError(f"{path}: cannot write this format; use .jpg, .png, .tif or .webp")
-    write_atomically(path, encoded.tobytes())
 
 
 def mask_path_for(result: Path) -> Path:
@@ -221,21 +79,41 @@ def mask_path_for(result: Path) -> Path:
     return result.with_name(f"{result.stem}_mask.png")
 
 
-def replace_photo(photo: Path, sky, output: Path, settings: dict) -> float:
-    """Replace the sky of one photo and write the result; return the sky's enlargement."""
-    from .. import read_image, write_mask
-    from ..image import read_probability
-    from ..replace import replace_sky
+class _Replacer:
+    """Replaces the sky of one photo with the run's sky and settings (picklable work)."""
 
-    image = read_image(photo)
-    mask = read_probability(settings["mask"]) if settings["mask"] else None
-    result = replace_sky(image, sky, mask, model=settings["model"], **settings["options"])
-    write_image(
-        output, result.composite, sixteen_bit=image.dtype == "uint16", quality=settings["quality"]
-    )
-    if settings["save_mask"]:
-        write_mask(mask_path_for(output), result.mask)
-    return result.placement.upscale
+    def __init__(self, sky, settings: dict, *, masks: Path | None, quality: int, save_mask: bool):
+        self.sky, self.settings, self.masks = sky, settings, masks
+        self.quality, self.save_mask = quality, save_mask
+        self.largest_upscale = 1.0
+
+    def mask_of(self, photo: Path) -> Path | None:
+        if self.masks is None:
+            return None
+        return self.masks if self.masks.is_file() else self.masks / f"{photo.stem}.png"
+
+    def __call__(self, photo: Path, output: Path) -> str | None:
+        from .. import read_image, replace_sky, write_mask
+        from ..image import read_probability, write_image
+
+        try:
+            _check_not_input(output, photo)
+            image = read_image(photo)
+            mask_file = self.mask_of(photo)
+            mask = read_probability(mask_file) if mask_file else None
+            result = replace_sky(image, self.sky, mask, **self.settings)
+            write_image(
+                output,
+                result.composite,
+                sixteen_bit=image.dtype == "uint16",
+                quality=self.quality,
+            )
+            if self.save_mask:
+                write_mask(mask_path_for(output), result.mask)
+        except (SkyCoreError, OSError, MemoryError) as exc:
+            return batch.failure_message(photo, exc)
+        self.largest_upscale = max(self.largest_upscale, result.placement.upscale)
+        return None
 
 
 def _photos_in(folder: Path) -> list[Path]:
@@ -248,20 +126,20 @@ def _check_not_input(output: Path, *inputs: Path) -> None:
             raise SkyCoreError(f"{output} is an input file; choose another output")
 
 
-def _model(args: argparse.Namespace):
-    from ..models import find_model, verify_model
+def _settings(args: argparse.Namespace, *, need_model: bool) -> dict:
+    from ..registry import find_model
+    from ..sessions import verify_model
 
-    spec = find_model(args.model)
-    verify_model(spec)  # a tampered model stops the run before any photo
-    return spec
-
-
-def _note_upscale(upscale: float, write) -> None:
-    if upscale > UPSCALE_NOTE:
-        write(
-            f"note: the sky image was enlarged {upscale:.1f}x and may look soft; "
-            "a larger sky image gives a sharper result"
+    try:
+        settings = options.validate(
+            options.REPLACE_SKY, options.from_arguments(args, options.REPLACE_SKY)
         )
+    except ValueError as exc:
+        raise SkyCoreError(str(exc)) from None
+    if need_model:
+        settings["model"] = find_model(settings["model"])
+        verify_model(settings["model"])  # a tampered model stops the run before any photo
+    return settings
 
 
 def run(args: argparse.Namespace) -> int:
@@ -276,74 +154,48 @@ def run(args: argparse.Namespace) -> int:
     if args.output.is_dir():
         raise SkyCoreError(f"{args.output} is a folder; give a file name such as result.jpg")
     _check_not_input(args.output, args.photo, args.sky, args.mask)
-    settings = {
-        "model": None if args.mask else _model(args),
-        "mask": args.mask,
-        "options": _options(args),
-        "quality": args.quality,
-        "save_mask": args.save_mask,
-    }
-    try:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        upscale = replace_photo(args.photo, sky, args.output, settings)
-    except OSError as exc:
-        raise SkyCoreError(f"cannot write {args.output}: {exc}") from None
-    _note_upscale(upscale, lambda text: print(text, file=sys.stderr))
+    replacer = _Replacer(
+        sky,
+        _settings(args, need_model=args.mask is None),
+        masks=args.mask,
+        quality=args.quality,
+        save_mask=args.save_mask,
+    )
+    batch.make_folder(args.output.parent)
+    error = replacer(args.photo, args.output)
+    if error:
+        raise SkyCoreError(error)
+    _note_upscale(replacer.largest_upscale)
     return 0
 
 
-def _run_folder(args: argparse.Namespace, sky) -> int:
-    from tqdm import tqdm
+def _note_upscale(upscale: float) -> None:
+    if upscale > UPSCALE_NOTE:
+        print(
+            f"note: the sky image was enlarged {upscale:.1f}x and may look soft; "
+            "a larger sky image gives a sharper result",
+            file=sys.stderr,
+        )
 
+
+def _run_folder(args: argparse.Namespace, sky) -> int:
     photos = _photos_in(args.photo)
     if not photos:
         raise SkyCoreError(f"{args.photo} holds no photos ({', '.join(PHOTO_SUFFIXES)})")
     if args.mask is not None and not args.mask.is_dir():
         raise SkyCoreError(f"--mask must be a folder of masks for a folder run: {args.mask}")
-    by_output: dict[Path, list[Path]] = {}
-    for photo in photos:
-        by_output.setdefault(args.output / f"{photo.stem}.{args.format}", []).append(photo)
-    clashes = [f"{', '.join(p.name for p in ps)}" for ps in by_output.values() if len(ps) > 1]
-    if clashes:
-        raise SkyCoreError(
-            "photos with the same name would write the same result: " + "; ".join(clashes)
-        )
-    todo = [(ps[0], out) for out, ps in by_output.items() if args.overwrite or not out.exists()]
-    skipped = len(photos) - len(todo)
-    try:
-        args.output.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SkyCoreError(f"cannot create the output folder {args.output}: {exc}") from None
-    model = _model(args) if args.mask is None and todo else None
-    failures: list[str] = []
-    largest_upscale = 1.0
-    progress = tqdm(todo, unit="photo", desc="replacing skies", disable=None)
-    for photo, output in progress:
-        progress.set_postfix_str(photo.name)
-        settings = {
-            "model": model,
-            "mask": args.mask / f"{photo.stem}.png" if args.mask else None,
-            "options": _options(args),
-            "quality": args.quality,
-            "save_mask": args.save_mask,
-        }
-        try:
-            _check_not_input(output, photo, args.sky)
-            largest_upscale = max(largest_upscale, replace_photo(photo, sky, output, settings))
-        except (SkyCoreError, OSError) as exc:
-            message = str(exc)
-            failures.append(message if str(photo) in message else f"{photo}: {message}")
-        except MemoryError:
-            failures.append(f"{photo}: not enough memory")
-    progress.close()
-    summary = f"{len(todo) - len(failures)} result(s) written to {args.output}"
-    if skipped:
-        summary += f", {skipped} skipped because they exist (--overwrite replaces them)"
-    print(summary)
-    _note_upscale(largest_upscale, lambda text: print(text, file=sys.stderr))
-    if failures:
-        print(f"skycore: {len(failures)} of {len(todo)} photo(s) failed:", file=sys.stderr)
-        for failure in failures:
-            print(f"  {failure}", file=sys.stderr)
-        return 1
-    return 0
+    todo, skipped = batch.plan_outputs(
+        photos, args.output, f".{args.format}", overwrite=args.overwrite, noun="result"
+    )
+    batch.make_folder(args.output)
+    replacer = _Replacer(
+        sky,
+        _settings(args, need_model=args.mask is None and bool(todo)),
+        masks=args.mask,
+        quality=args.quality,
+        save_mask=args.save_mask,
+    )
+    failures = batch.run_batch(todo, replacer, desc="replacing skies")
+    status = batch.report("result(s)", todo, failures, len(skipped), args.output)
+    _note_upscale(replacer.largest_upscale)
+    return status

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 
 from .. import maskops
-from ..image import as_float_rgb
-from ._validate import check_range
+from ..image import as_float_rgb, shrink_to_side
+from ..options import check
 
 #: Colours are propagated (old sky into the edge, foreground into the edge) at this many
 #: pixels on the long side; a cell is then a few pixels wide even at 24 MP.
@@ -33,7 +33,7 @@ EDGE_EPS = 1.0 / 255
 
 
 def foreground_alpha(
-    mask: np.ndarray, *, shift_edge: float = 0.0, fade_edge: float = 0.0
+    mask: np.ndarray, *, shift_edge: float = 0.0, feather: float = 0.0
 ) -> np.ndarray:
     """Foreground opacity for blending: one minus the (edited) sky mask.
 
@@ -42,19 +42,19 @@ def foreground_alpha(
     mask : ndarray
         float ``HxW`` sky mask in ``[0, 1]``, 1 = sky.
     shift_edge : float, optional
-        Pixels to grow (> 0) or shrink (< 0) the sky before blending, in ``[-100, 100]``.
-    fade_edge : float, optional
+        Pixels to grow (> 0) or shrink (< 0) the sky before blending, in ``[-500, 500]``.
+    feather : float, optional
         Extra softness of the edge: a feather radius in pixels (GIMP's meaning, see
-        :func:`skycore.maskops.feather`), in ``[0, 200]``.
+        :func:`skycore.maskops.feather`), in ``[0, 500]``.
 
     Returns
     -------
     ndarray
         float32 ``HxW`` in ``[0, 1]``, 1 = foreground.
     """
-    check_range("shift_edge", shift_edge, -100.0, 100.0)
-    check_range("fade_edge", fade_edge, 0.0, 200.0)
-    edited = maskops.adjust_mask(mask, shift=shift_edge, feather_radius=fade_edge)
+    check("shift_edge", shift_edge)
+    check("feather", feather)
+    edited = maskops.adjust_mask(mask, shift_edge=shift_edge, feather=feather)
     return maskops.invert(edited)
 
 
@@ -144,17 +144,11 @@ def _pure_weights(mask_small: np.ndarray, sky: bool) -> np.ndarray:
 
 
 def reduce_for_fill(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Area-reduced copies of a photo and its mask, at most :data:`FILL_SIDE` on the long side."""
-    height, width = mask.shape
-    factor = min(1.0, FILL_SIDE / max(height, width))
-    if factor == 1.0:
-        return image, mask
-    size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    image_small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    """Area-reduced copies of a photo and its mask, at most :data:`FILL_SIDE` on the long side;
+    the photo (any depth, reduced in it) as float32 RGB."""
     # Area-averaging the mask too makes a cell that mixes sky and foreground average below
     # PURE, so it is not taken as pure sky or pure foreground.
-    mask_small = cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
-    return image_small, mask_small
+    return as_float_rgb(shrink_to_side(image, FILL_SIDE)), shrink_to_side(mask, FILL_SIDE)
 
 
 def _sample(image_small: np.ndarray, indices: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -234,7 +228,13 @@ def estimate_edge_foreground(
     return solved
 
 
-def defringe(photo: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
+def defringe(
+    photo: np.ndarray,
+    mask: np.ndarray,
+    alpha: np.ndarray | None = None,
+    *,
+    reduced: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """Replace the edge colours of a photo by foreground colours without the old sky in them.
 
     Parameters
@@ -246,15 +246,21 @@ def defringe(photo: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None = Non
     alpha : ndarray, optional
         float32 ``HxW`` foreground alpha the result will be blended with; pixels where it is
         0 are not needed and left as they are. Default ``1 - mask``.
+    reduced : (ndarray, ndarray), optional
+        ``reduce_for_fill(photo, mask)``, if the caller already has it.
 
     Returns
     -------
     ndarray
         float32 ``HxWx3`` in ``[0, 1]``: the photo with the edge pixels re-estimated (a new
-        array).
+        array; the caller's photo is never written to).
     """
+    foreground = as_float_rgb(photo)
+    if np.shares_memory(foreground, photo) or not foreground.flags.c_contiguous:
+        foreground = np.array(foreground, order="C")
     indices = edge_pixels(mask, alpha)
-    foreground = np.array(as_float_rgb(photo), order="C")
     if indices.size:
-        foreground.reshape(-1, 3)[indices] = estimate_edge_foreground(foreground, mask, indices)
+        foreground.reshape(-1, 3)[indices] = estimate_edge_foreground(
+            foreground, mask, indices, reduced=reduced
+        )
     return foreground

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 
 from ..errors import ImageError
-from ..image import as_float_rgb
-from ._validate import check_range
+from ..image import as_float_rgb, shrink_to_side
+from ..options import check
 
 #: Smallest sky image accepted, in pixels on either side.
 MIN_SKY_SIDE = 16
@@ -29,8 +29,6 @@ REGION_MIN_SHARE = 0.02
 #: Masks are measured at this many pixels on the long side: locating a bounding box does not
 #: need full resolution.
 _MEASURE_SIDE = 512
-
-ANCHORS = ("horizon", "top")
 
 
 @dataclass(frozen=True)
@@ -91,11 +89,7 @@ def sky_region(mask: np.ndarray, *, threshold: float = SKY_THRESHOLD) -> tuple[i
         If no pixel is above ``threshold``.
     """
     height, width = mask.shape
-    factor = min(1.0, _MEASURE_SIDE / max(height, width))
-    small = mask
-    if factor < 1.0:
-        size = (max(1, round(width * factor)), max(1, round(height * factor)))
-        small = cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
+    small = shrink_to_side(mask, _MEASURE_SIDE)
     sky = small > threshold
     rows = sky.sum(axis=1, dtype=np.float64)
     cols = sky.sum(axis=0, dtype=np.float64)
@@ -128,11 +122,9 @@ def place_sky(
     anchor: str = "horizon",
 ) -> SkyPlacement:
     """Decide where a sky image of ``sky_size = (width, height)`` goes; see :func:`fit_sky`."""
-    check_range("scale", scale, 0.25, 8.0)
-    check_range("offset_x", offset_x, -1.0, 1.0)
-    check_range("offset_y", offset_y, -1.0, 1.0)
-    if anchor not in ANCHORS:
-        raise ValueError(f"anchor must be one of {ANCHORS}, got {anchor!r}")
+    for name, value in (("scale", scale), ("offset_x", offset_x), ("offset_y", offset_y)):
+        check(name, value)
+    check("anchor", anchor)
     sky_w, sky_h = sky_size
     if min(sky_h, sky_w) < MIN_SKY_SIDE:
         raise ImageError(

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..image import as_float_rgb
-from ._validate import check_range
+from ..image import as_float_rgb, shrink_to_side
+from ..options import check
 from .blend import fill_from
 
 #: Statistics are measured at this many pixels on the long side.
@@ -58,15 +58,6 @@ class ForegroundAdjustment:
 
     gains: tuple[float, float, float]
     lighting: np.ndarray | None
-
-
-def _reduce(image: np.ndarray, side: int) -> np.ndarray:
-    height, width = image.shape[:2]
-    factor = min(1.0, side / max(height, width))
-    if factor == 1.0:
-        return image
-    size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
@@ -191,13 +182,16 @@ def plan_adjustment(
     -------
     ForegroundAdjustment
     """
-    check_range("amount", amount, 0.0, 1.0)
-    check_range("brightness", brightness, -2.0, 2.0)
-    check_range("temperature", temperature, -1.0, 1.0)
-    check_range("lighting", lighting, 0.0, 1.0)
-    photo_small = _reduce(photo, STATS_SIDE)
-    mask_small = _reduce(mask, STATS_SIDE)
-    sky_small = _reduce(new_sky, STATS_SIDE)
+    for name, value in (
+        ("amount", amount),
+        ("brightness", brightness),
+        ("temperature", temperature),
+        ("lighting", lighting),
+    ):
+        check(name, value)
+    photo_small = shrink_to_side(photo, STATS_SIDE)
+    mask_small = shrink_to_side(mask, STATS_SIDE)
+    sky_small = shrink_to_side(new_sky, STATS_SIDE)
     sure_sky = mask_small >= SURE
     sure_fg = mask_small <= 1.0 - SURE
     gains = np.ones(3)
@@ -253,11 +247,13 @@ def harmonize(
     brightness: float = 0.0,
     temperature: float = 0.0,
     lighting: float = 0.3,
+    reduced: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Adapt a photo's foreground to a new sky (the foreground adjustment layer).
 
     Parameters are those of :func:`plan_adjustment`, except that ``photo`` may also be
-    uint8 or uint16.
+    uint8 or uint16, and ``reduced``: reduced copies ``(photo, mask, new_sky)`` to measure on
+    instead of the full-size ones, if the caller has them.
 
     Returns
     -------
@@ -266,10 +262,9 @@ def harmonize(
         foreground is; the sky region is adjusted too but covered by the new sky).
     """
     photo = as_float_rgb(photo)
+    measured = reduced if reduced is not None else (photo, mask, new_sky)
     plan = plan_adjustment(
-        photo,
-        mask,
-        new_sky,
+        *measured,
         amount=amount,
         brightness=brightness,
         temperature=temperature,

@@ -136,7 +136,7 @@ part = Gimp.Layer.new_from_drawable(photo.get_layers()[0], photo)
 photo.insert_layer(part, None, 0)
 part.resize(300, 220, -40, -20)
 part.set_offsets(60, 30)
-run("from_layer", photo, part, sky_layer=sky_layer, flip=True, amount=0.8, fade_edge=3.0)
+run("from_layer", photo, part, sky_layer=sky_layer, flip=True, amount=0.8, feather=3.0)
 photo.delete()
 
 # 3. Bad cases: no sky chosen; a photo without sky.

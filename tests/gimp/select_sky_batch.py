@@ -148,7 +148,7 @@ case(
     output="layer-mask",
     replace_mask=True,
     invert=True,
-    refine=False,
+    refine_edges=False,
 )
 portrait.delete()
 

@@ -11,7 +11,7 @@ import pytest
 from harness import MODEL, PHOTOS, SHARED
 
 import skycore
-from skycore.replace import replace_sky
+from skycore import replace_sky
 
 BATCH = Path(__file__).resolve().parent / "replace_sky_batch.py"
 #: Layers are stored at the image's 8 bits: within 1/255 on average.
@@ -73,7 +73,7 @@ def test_layer_structure_and_untouched_pixels(replace_run, case):
     [
         ("from_file", "file.sky.f32", "file_sky_size", {}),
         ("from_layer", "layer.sky.f32", "layer_sky_size",
-         {"flip": True, "amount": 0.8, "fade_edge": 3.0}),
+         {"flip": True, "amount": 0.8, "feather": 3.0}),
     ],
 )  # fmt: skip
 def test_layers_and_composite_equal_skycore(replace_run, case, sky_dump, sky_size_key, options):

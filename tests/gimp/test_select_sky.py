@@ -26,7 +26,7 @@ SUCCESS_CASES = {
     "selection_intersect": ("selection", {}),
     "channel_adjusted": ("channel", {"invert": True, "shift_edge": 6, "feather": 4.0}),
     "layer_mask": ("mask", {}),
-    "layer_mask_replaced": ("mask", {"invert": True, "refine": False}),
+    "layer_mask_replaced": ("mask", {"invert": True, "refine_edges": False}),
     "offset_selection": ("selection", {}),
     "offset_layer_mask": ("mask", {}),
     "gray8_channel": ("channel", {}),
@@ -45,16 +45,16 @@ def expected_layer_mask(out, name, record, options):
     """
     height, width, dtype = record["height"], record["width"], record["dtype"]
     data = (out / f"{name}.pixels").read_bytes()
-    refine = options.get("refine", True)
+    refine = options.get("refine_edges", True)
     key = (hashlib.sha256(data).hexdigest(), dtype, height, width, refine)
     if key not in _masks:
         pixels = np.frombuffer(data, dtype).reshape(height, width, 3)
-        _masks[key] = skycore.sky_mask(pixels, model=str(MODEL), refine=refine)
+        _masks[key] = skycore.sky_mask(pixels, model=str(MODEL), refine_edges=refine)
     return maskops.adjust_mask(
         _masks[key],
-        shift=options.get("shift_edge", 0),
-        feather_radius=options.get("feather", 0.0),
-        inverted=options.get("invert", False),
+        shift_edge=options.get("shift_edge", 0),
+        feather=options.get("feather", 0.0),
+        invert=options.get("invert", False),
     )
 
 
