@@ -23,7 +23,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from skycore.models import file_sha256
+from skycore.registry import file_sha256
 
 from .augment import MEAN, STD, to_tensor_layout
 from .effnet_unet import EffNetUNet
@@ -173,7 +173,7 @@ def manifest_entry(
     input_size: int = INPUT_SIZE,
     input_geometry: str = "keep_aspect",
 ) -> dict:
-    """One manifest entry in skycore's format (:mod:`skycore.models`) for an ONNX file
+    """One manifest entry in skycore's format (:mod:`skycore.registry`) for an ONNX file
     written by :func:`export_onnx`: input ``input``, output ``prob``, ImageNet normalisation,
     H and W dynamic (multiples of 32)."""
     return {
