@@ -39,10 +39,11 @@ def sunset_share(path: Path, rows: slice) -> float:
 def test_one_photo(tmp_path, capsys):
     photo = PHOTOS / WITH_SKY[0]
     out = tmp_path / "result.jpg"
-    status, _, err = run(
+    status, stdout, err = run(
         capsys, "replace", photo, "--sky", SKY, "-o", out, "--model", U2NETP, "--save-mask"
     )
     assert status == 0, err
+    assert stdout == f"{out} and {tmp_path / 'result_mask.png'} written\n"
     result = cv2.imread(str(out))
     original = cv2.imread(str(photo))
     assert result.shape == original.shape

@@ -165,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
     error = replacer(args.photo, args.output)
     if error:
         raise SkyCoreError(error)
+    written = f" and {mask_path_for(args.output)}" if args.save_mask else ""
+    print(f"{args.output}{written} written")
     _note_upscale(replacer.largest_upscale)
     return 0
 
