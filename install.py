@@ -9,8 +9,11 @@ What it does, in this order (``--dry-run`` prints the same list without doing it
 2. installs the sky model(s) into ``DATA/models`` with a manifest (the default model of
    ``models/*.json`` unless ``--model`` names others: a model id, or an ``.onnx`` file with a
    manifest beside it);
-3. copies the plug-in folder into GIMP's user plug-in folder, with ``sky-tools.json`` (the
-   environment's Python and the model folder) beside the plug-in.
+3. copies the bundled skies (``skies/``) into ``DATA/skies``, the sky gallery of Replace Sky:
+   the user's own sky photos go in the same folder and appear in the dialog too;
+4. copies the plug-in folder into GIMP's user plug-in folder, with ``sky-tools.json`` (the
+   environment's Python, the model folder and the sky folder) and skycore's standard-library
+   modules beside the plug-in.
 
 Every step is staged and renamed into place, and a failure removes what this run created, so
 GIMP never sees a half-installed plug-in. Re-running updates the install. ``--uninstall``
@@ -39,6 +42,9 @@ from skycore.registry import file_sha256  # noqa: E402
 
 PLUGIN_NAME = "sky-tools"
 PLUGIN_SOURCE = REPO / "gimp_plugin" / PLUGIN_NAME
+SKY_SOURCE = REPO / "skies"
+#: Image files the sky gallery offers.
+SKY_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp")
 CONFIG_NAME = "sky-tools.json"
 #: The modules of skycore that need only the standard library: copied into the plug-in's
 #: folder, so GIMP's own Python reads the option tables, the manifests and the worker
@@ -174,6 +180,7 @@ class Installer:
             else default_data_dir(sys.platform, home, env, self.gimp_dir)
         )
         self.model_dir = self.data_dir / "models"
+        self.sky_dir = self.data_dir / "skies"
         self.record_path = self.data_dir / RECORD_NAME
         self.venv = self.data_dir / "venv"
         self.created: list[Path] = []
@@ -341,6 +348,25 @@ class Installer:
         self.created.append(target)
         self.run(["-I", "-c", code, entry["url"], target, entry["sha256"]], python=python)
 
+    def install_skies(self) -> list[Path]:
+        """Copy the bundled skies into the sky folder Replace Sky offers; the user's own skies
+        there are left alone (an uninstall removes only the bundled ones)."""
+        self.mkdir(self.sky_dir)
+        written = []
+        for source in sorted(SKY_SOURCE.iterdir()):
+            if source.suffix.lower() not in SKY_SUFFIXES and source.name != "SOURCES.md":
+                continue
+            target = self.sky_dir / source.name
+            self.say(f"copy the sky {source} to {target}")
+            if not self.args.dry_run:
+                staged = target.with_name(target.name + ".part")
+                shutil.copyfile(source, staged)
+                if not target.exists():
+                    self.created.append(target)
+                os.replace(staged, target)
+            written.append(target)
+        return written
+
     def install_plugin(self, python: Path) -> None:
         """Stage the plug-in folder with its config next to the target, then swap it in."""
         plugins = self.plugin_dir.parent
@@ -348,6 +374,7 @@ class Installer:
         config = {
             "python": str(python),
             "model_dir": str(self.model_dir),
+            "sky_dir": str(self.sky_dir),
             "installed_from": str(REPO),
         }
         self.say(f"write {self.plugin_dir / CONFIG_NAME}: {json.dumps(config)}")
@@ -396,11 +423,12 @@ class Installer:
         try:
             python = self.python_for_core()
             models = self.install_models(python, entries)
+            skies = self.install_skies()
             self.install_plugin(python)
-            owned = [self.plugin_dir, *models]
+            owned = [self.plugin_dir, *models, *skies]
             if not self.args.python:
                 owned.append(self.venv)
-            self.write_record([*owned, self.model_dir, self.data_dir])
+            self.write_record([*owned, self.model_dir, self.sky_dir, self.data_dir])
         except BaseException:
             self.roll_back()
             raise
@@ -427,7 +455,7 @@ class Installer:
             if not (path.exists() or path.is_symlink()):
                 continue
             if path.is_dir() and not path.is_symlink():
-                if path in (self.model_dir, self.data_dir):
+                if path in (self.model_dir, self.sky_dir, self.data_dir):
                     continue  # shared folders go last, and only if empty
                 self.say(f"remove the folder {path}")
                 if not self.args.dry_run:
@@ -439,7 +467,7 @@ class Installer:
         self.say(f"remove {self.record_path}")
         if not self.args.dry_run:
             self.record_path.unlink()
-        for folder in (self.model_dir, self.data_dir):
+        for folder in (self.model_dir, self.sky_dir, self.data_dir):
             if folder in paths and folder.is_dir() and not any(folder.iterdir()):
                 self.say(f"remove the empty folder {folder}")
                 if not self.args.dry_run:

@@ -75,7 +75,7 @@ _MODEL = Option(
     "model",
     "model",
     None,
-    "Mo_del",
+    "Sky mod_el",
     "Sky segmentation model: an installed model id or an .onnx file with a manifest beside "
     "it; none for the default model",
     "Model",
@@ -84,7 +84,7 @@ _REFINE_EDGES = Option(
     "refine_edges",
     "bool",
     True,
-    "Refine _edges",
+    "Refine edges (best _quality)",
     "Make the mask follow the photo's edges at full resolution (recommended); off, the "
     "model's probability is only enlarged",
     "Model",
@@ -93,7 +93,7 @@ _COLOUR_DENSITY = Option(
     "colour_density",
     "bool",
     False,
-    "Colour dens_ity",
+    "Colour density (slo_wer)",
     "Before refining, re-estimate the pixels the model is unsure of from the colours of the "
     "sure sky and the sure foreground (helps with sky between branches)",
     "Model",
@@ -102,7 +102,7 @@ _SHIFT_EDGE = Option(
     "shift_edge",
     "float",
     0.0,
-    "_Shift edge (px)",
+    "Shift e_dge (px)",
     "Grow (+) or shrink (-) the sky by this many pixels",
     "Edge",
     unit="px",
@@ -113,7 +113,7 @@ _FEATHER = Option(
     "feather",
     "float",
     0.0,
-    "_Feather (px)",
+    "Fea_ther (px)",
     "Soften the edge: feather radius in pixels, as GIMP's Feather",
     "Edge",
     unit="px",
@@ -122,9 +122,6 @@ _FEATHER = Option(
 )
 
 SELECT_SKY = (
-    _MODEL,
-    _REFINE_EDGES,
-    _COLOUR_DENSITY,
     _SHIFT_EDGE,
     _FEATHER,
     Option(
@@ -135,6 +132,9 @@ SELECT_SKY = (
         "Select everything but the sky",
         "Edge",
     ),
+    _MODEL,
+    _REFINE_EDGES,
+    _COLOUR_DENSITY,
 )
 
 ANCHORS = (
@@ -169,19 +169,19 @@ REPLACE_SKY = (
         "offset_y",
         "float",
         0.0,
-        "Offset _Y (share of height)",
+        "Offset Y (share of hei_ght)",
         "Move the new sky down (+) or up (-), as a share of the photo's height",
         "Sky",
         unit="share of height",
         low=-1.0,
         high=1.0,
     ),
-    Option("flip", "bool", False, "Fli_p", "Mirror the new sky left-right", "Sky"),
+    Option("flip", "bool", False, "Fli_p left-right", "Mirror the new sky left-right", "Sky"),
     Option(
         "anchor",
         "choice",
         "horizon",
-        "A_nchor",
+        "_Vertical anchor",
         "Where the sky image is pinned: its bottom on the horizon, or its top on the top of "
         "the sky region",
         "Sky",
@@ -193,7 +193,7 @@ REPLACE_SKY = (
         "defringe",
         "bool",
         True,
-        "Defrin_ge",
+        "Defr_inge",
         "Remove the old sky's colour from soft edges; off gives a plain alpha blend",
         "Edge",
     ),
@@ -201,7 +201,7 @@ REPLACE_SKY = (
         "amount",
         "float",
         0.5,
-        "Ma_tch amount (0-1)",
+        "_Match amount (0-1)",
         "How much the foreground takes on the new sky's brightness and colour",
         "Foreground lighting",
         unit="0-1",

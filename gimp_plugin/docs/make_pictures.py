@@ -7,11 +7,17 @@ model, which install.py installs when given no ``--model``. GIMP runs through
 tests/gimp/harness.py (``gimp-console-3.0`` or gimp3-env); OpenCV pastes the panels together.
 
     python gimp_plugin/docs/make_pictures.py [-o gimp_plugin/docs/select-and-replace-sky.jpg]
+    python gimp_plugin/docs/make_pictures.py --dialogs   # the two dialogs, in the GIMP GUI
+
+``--dialogs`` opens Select Sky and Replace Sky on a sample photo in the real GIMP 3 GUI
+(``../shared/tools/gimp3/gimp-gui-shot``) and saves each dialog, cut from the screenshot, as
+``gimp_plugin/docs/<procedure>-dialog.png``.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -20,7 +26,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "gimp"))
-from harness import CACHE, REPO, Gimp  # noqa: E402
+from harness import CACHE, REPO, SHARED, Gimp  # noqa: E402
 
 #: (photo in samples/, new sky in skies/).
 PAIRS = (
@@ -43,7 +49,8 @@ for index, (path, sky) in enumerate(zip(photos, skies)):
     image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(path))
     image.scale(width, round(image.get_height() * width / image.get_width()))
     layer = image.get_layers()[0]
-    for name, options in (("select", {"output": "channel"}), ("replace", {"sky-file": sky_file})):
+    runs = (("select", {"output": "channel"}), ("replace", {"sky": "file", "sky-file": sky_file}))
+    for name, options in runs:
         proc = pdb.lookup_procedure("plug-in-" + name + "-sky")
         config = proc.create_config()
         config.set_property("image", image)
@@ -69,6 +76,51 @@ for index, (path, sky) in enumerate(zip(photos, skies)):
 """
 
 
+DOCS = Path(__file__).resolve().parent
+GUI_SHOT = SHARED / "tools" / "gimp3" / "gimp-gui-shot"
+
+
+def _longest_run(indices: np.ndarray) -> np.ndarray:
+    """The longest stretch of consecutive values in sorted ``indices``."""
+    runs = np.split(indices, np.flatnonzero(np.diff(indices) > 1) + 1)
+    return max(runs, key=len)
+
+
+def dialog_pictures(work: Path) -> int:
+    """Screenshot both dialogs and keep the part of the screen each dialog covers."""
+    gimp = Gimp("gui", work)
+    gimp.ensure()
+    plugins = gimp.gimp_dir / "plug-ins"
+    done = gimp.run(
+        ["python3", REPO / "install.py", "--gimp-dir", gimp.gimp_dir,
+         "--data-dir", plugins / "zz-skycore-data", "--system-site-packages"],
+        timeout=900,
+    )  # fmt: skip
+    if done.returncode != 0:
+        print(done.stderr.decode()[-3000:], file=sys.stderr)
+        return 1
+    for procedure in ("plug-in-select-sky", "plug-in-replace-sky"):
+        out = work / procedure
+        subprocess.run(
+            [str(GUI_SHOT), "run", "--plugin-dir", str(plugins), "--image",
+             str(PHOTOS / PAIRS[0][0]), "--proc", procedure, "--out", str(out), "--no-menu",
+             "--wait", "3", "--keys", "Escape"],
+            check=False,
+        )  # fmt: skip
+        before = cv2.imread(str(out / "01-image.png"))
+        shot = cv2.imread(str(out / "03-dialog.png"))
+        # The dialog is the block where most pixels changed (GIMP's title and docks change a
+        # little too).
+        changed = np.abs(shot.astype(int) - before).sum(axis=2) > 30
+        rows = _longest_run(np.flatnonzero(changed.mean(axis=1) > 0.1))
+        cols = _longest_run(np.flatnonzero(changed.mean(axis=0) > 0.2))
+        crop = shot[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        target = DOCS / f"{procedure.removeprefix('plug-in-')}-dialog.png"
+        cv2.imwrite(str(target), crop)
+        print(f"wrote {target}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -76,8 +128,11 @@ def main() -> int:
         default=Path(__file__).resolve().parent / "select-and-replace-sky.jpg",
     )  # fmt: skip
     parser.add_argument("--variant", default="nonumpy", help="gimp3-env variant (harness.py)")
+    parser.add_argument("--dialogs", action="store_true", help="screenshot the two dialogs")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sky-pictures-", dir="/tmp"))
+    if args.dialogs:
+        return dialog_pictures(work)
     gimp = Gimp(args.variant, work)
     # A data folder of its own: the tests may install another default model into theirs.
     gimp.data_dir = CACHE / f"{args.variant}-pictures" / "data"

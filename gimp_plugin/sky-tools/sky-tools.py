@@ -24,7 +24,7 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gegl", "0.4")
-from gi.repository import Gegl, Gimp, GimpUi, GLib, GObject  # noqa: E402
+from gi.repository import Gegl, Gimp, GimpUi, Gio, GLib, GObject  # noqa: E402
 
 # install.py copies skycore's standard-library modules beside this file: the option tables,
 # the manifest reader and the worker protocol, shared with the core.
@@ -265,12 +265,6 @@ def check_mask_slot(layer, config):
         )
 
 
-#: The plug-in's own fields come first in each dialog; the task's options follow, from the
-#: option table.
-SELECT_FIELDS = ["output", "operation", "replace-mask"] + [o.flag for o in options.SELECT_SKY]
-REPLACE_FIELDS = ["sky-file", "sky-layer"] + [o.flag for o in options.REPLACE_SKY]
-
-
 def task_settings(config, table):
     """The task's options (Python names) from the procedure's config."""
     settings = {}
@@ -289,13 +283,44 @@ def only_when(dialog, field, choice_field, nick):
     dialog.set_sensitive_if_in(field, None, choice_field, values, True)
 
 
-def show_dialog(procedure, config, name, title, fields):
+#: The dialog's sections: the plug-in's own fields, then the options of the task's table
+#: (:mod:`skycore.options`) by their group.
+SECTIONS = {
+    SELECT_SKY: (("Output", ["output", "operation", "replace-mask"]),),
+    REPLACE_SKY: (("Sky", ["sky", "sky-file", "sky-layer"]),),
+}
+SENSITIVITY = {
+    SELECT_SKY: (
+        ("operation", "output", "selection"),
+        ("replace-mask", "output", "layer-mask"),
+    ),
+    REPLACE_SKY: (("sky-file", "sky", "file"), ("sky-layer", "sky", "layer")),
+}
+TABLES = {SELECT_SKY: options.SELECT_SKY, REPLACE_SKY: options.REPLACE_SKY}
+
+
+def dialog_sections(name):
+    """``[(title, [field, ...]), ...]`` of a procedure's dialog, in order."""
+    sections = {title: list(fields) for title, fields in SECTIONS[name]}
+    for entry in TABLES[name]:
+        sections.setdefault(entry.group, []).append(entry.flag)
+    return list(sections.items())
+
+
+def show_dialog(procedure, config, name, title):
     GimpUi.init(name)
     dialog = GimpUi.ProcedureDialog.new(procedure, config, title)
-    if name == SELECT_SKY:
-        only_when(dialog, "operation", "output", "selection")
-        only_when(dialog, "replace-mask", "output", "layer-mask")
-    dialog.fill(fields)
+    frames = []
+    for index, (section, fields) in enumerate(dialog_sections(name)):
+        box, label, frame = (f"section-{index}-{part}" for part in ("box", "label", "frame"))
+        dialog.fill_box(box, fields)
+        dialog.get_label(label, section, False, False)
+        dialog.fill_frame(frame, label, False, box)
+        frames.append(frame)
+    # After the widgets exist: set before, GIMP warns and ignores the rule.
+    for field, choice_field, nick in SENSITIVITY[name]:
+        only_when(dialog, field, choice_field, nick)
+    dialog.fill(frames)
     accepted = dialog.run()
     dialog.destroy()
     return accepted
@@ -312,13 +337,11 @@ def error_values(procedure, message):
     return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, error)
 
 
-def run_task(procedure, run_mode, config, name, title, fields, work):
+def run_task(procedure, run_mode, config, name, title, work):
     """The skeleton both procedures share: the dialog, the progress bar, and an answer GIMP
     can show whatever happens. ``work()`` does the task and returns the procedure's return
     values after the status (a list of ``GObject.Value``)."""
-    if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(
-        procedure, config, name, title, fields
-    ):
+    if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(procedure, config, name, title):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
     Gimp.progress_init(title)
     try:
@@ -370,20 +393,55 @@ def run_select_sky(procedure, run_mode, image, drawables, config, data):
             Gimp.message("Select Sky found no sky in this layer.")
         return []
 
-    return run_task(procedure, run_mode, config, SELECT_SKY, "Select Sky", SELECT_FIELDS, work)
+    return run_task(procedure, run_mode, config, SELECT_SKY, "Select Sky", work)
 
 
 PERCEPTUAL = Gimp.LayerColorSpace.RGB_PERCEPTUAL
 
 
+#: Image files the sky gallery offers (install.py copies the bundled skies into its folder).
+SKY_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp")
+SKY_SOURCES = (
+    ("file", "Image file (below)", "The image file chosen below"),
+    ("layer", "Layer (below)", "The layer of an open image chosen below"),
+)
+
+
+def gallery_skies():
+    """``[(nick, label, path), ...]``: the sky photos in the installed sky folder, by name."""
+    try:
+        folder = read_config().get("sky_dir", "")
+        names = sorted(os.listdir(folder)) if folder else []
+    except (SkyError, OSError):
+        return []
+    skies = []
+    for name in names:
+        stem, suffix = os.path.splitext(name)
+        if suffix.lower() not in SKY_SUFFIXES or stem.startswith("."):
+            continue
+        nick = "sky-" + "".join(c if c.isalnum() else "-" for c in stem.lower())
+        label = stem.replace("_", " ").replace("-", " ").strip().capitalize()
+        skies.append((nick, label, os.path.join(folder, name)))
+    return skies
+
+
 def sky_pixels(config):
-    """The new sky's pixels (float R'G'B'), from the chosen layer or else the chosen file."""
-    drawable = config.get_property("sky-layer")
-    if drawable is not None:
+    """The new sky's pixels (float R'G'B') and size, from the sky chosen in *Sky*."""
+    source = config.get_property("sky")
+    if source == "layer":
+        drawable = config.get_property("sky-layer")
+        if drawable is None:
+            raise SkyError("Choose the layer to use as the new sky, or a sky from the list.")
         return layer_pixels(drawable, RGB_FLOAT), drawable.get_width(), drawable.get_height()
-    sky_file = config.get_property("sky-file")
-    if sky_file is None:
-        raise SkyError("Choose the new sky: an image file or a layer of an open image.")
+    if source == "file":
+        sky_file = config.get_property("sky-file")
+        if sky_file is None:
+            raise SkyError("Choose the image file of the new sky, or a sky from the list.")
+    else:
+        paths = {nick: path for nick, _, path in gallery_skies()}
+        if source not in paths:
+            raise SkyError(f"The sky {source!r} is no longer in the sky folder.")
+        sky_file = Gio.File.new_for_path(paths[source])
     try:
         sky_image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, sky_file)
     except GLib.Error as exc:
@@ -469,7 +527,7 @@ def run_replace_sky(procedure, run_mode, image, drawables, config, data):
             image.undo_group_end()
         return [GObject.Value(Gimp.Layer, group)]
 
-    return run_task(procedure, run_mode, config, REPLACE_SKY, "Replace Sky", REPLACE_FIELDS, work)
+    return run_task(procedure, run_mode, config, REPLACE_SKY, "Replace Sky", work)
 
 
 def choice(entries):
@@ -548,13 +606,24 @@ def define_replace_sky(procedure, flags):
         "changed.",
         REPLACE_SKY,
     )
+    gallery = [(nick, label, f"The sky {label}") for nick, label, _ in gallery_skies()]
+    procedure.add_choice_argument(
+        "sky",
+        "_New sky",
+        "The new sky: one of the sky folder's (drop your own sky photos there), or the image "
+        "file or layer chosen below",
+        choice(gallery + list(SKY_SOURCES)),
+        (gallery or SKY_SOURCES)[0][0],
+        flags,
+    )
     procedure.add_file_argument(
-        "sky-file", "Sky i_mage file", "Image file of the new sky", Gimp.FileChooserAction.OPEN,
-        True, None, flags,
+        "sky-file", "Sky image _file", "Image file of the new sky, when Sky is set to it",
+        Gimp.FileChooserAction.OPEN, True, None, flags,
     )  # fmt: skip
     procedure.add_drawable_argument(
-        "sky-layer", "Sky _layer", "A layer to use as the new sky instead of a file", True, flags
-    )
+        "sky-layer", "Sky from a la_yer", "A layer to use as the new sky, when Sky is set to it",
+        True, flags,
+    )  # fmt: skip
     add_option_arguments(procedure, options.REPLACE_SKY, flags)
     procedure.add_layer_return_value(
         "group", "Group", 'The new "Sky Replacement" layer group', False, flags

@@ -67,8 +67,10 @@ def run(name, image, layer, sky_file=None, sky_layer=None, **options):
     config.set_property("image", image)
     config.set_core_object_array("drawables", [layer])
     if sky_file:
+        config.set_property("sky", "file")
         config.set_property("sky-file", Gio.File.new_for_path(sky_file))
     if sky_layer:
+        config.set_property("sky", "layer")
         config.set_property("sky-layer", sky_layer)
     for key, value in options.items():
         config.set_property(key.replace("_", "-"), value)
@@ -139,9 +141,17 @@ part.set_offsets(60, 30)
 run("from_layer", photo, part, sky_layer=sky_layer, flip=True, amount=0.8, feather=3.0)
 photo.delete()
 
-# 3. Bad cases: no sky chosen; a photo without sky.
+# 3. The defaults: the first sky of the gallery, no file or layer needed.
 photo = load(os.path.join(PHOTOS, "kodak_kodim16.jpg"))
-run("no_sky_chosen", photo, photo.get_layers()[0])
+run("defaults", photo, photo.get_layers()[0])
+sky_argument = PROC.find_argument("sky")
+results["sky_choices"] = [
+    list(Gimp.param_spec_choice_get_choice(sky_argument).list_nicks()),
+    Gimp.param_spec_choice_get_default(sky_argument),
+]
+
+# 4. Bad cases: the file source with no file chosen; a photo without sky.
+run("no_sky_chosen", photo, photo.get_layers()[0], sky="file")
 photo.delete()
 indoor = load(os.path.join(PHOTOS, "wikimedia_002.jpg"))
 run("photo_without_sky", indoor, indoor.get_layers()[0], sky_layer=sky_layer)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness import MODEL, PHOTOS, SHARED
+from harness import MODEL, PHOTOS, REPO, SHARED
 
 import skycore
 from skycore import replace_sky
@@ -103,9 +103,21 @@ def test_layers_and_composite_equal_skycore(replace_run, case, sky_dump, sky_siz
     assert float(np.abs(expected.composite - skycore.as_float_rgb(photo)).mean()) > 10 * TOLERANCE
 
 
+def test_the_defaults_replace_the_sky_with_the_first_gallery_sky(replace_run):
+    """install.py copied the bundled skies into the sky folder: the dialog offers them by
+    name, then a file or a layer, and OK with the defaults works."""
+    results, _ = replace_run
+    nicks, default = results["sky_choices"]
+    bundled = sorted(p.stem for p in (REPO / "skies").glob("*.jpg"))
+    assert nicks == [f"sky-{name.replace('_', '-')}" for name in bundled] + ["file", "layer"]
+    assert default == nicks[0]
+    assert results["defaults"]["status"] == "success", results["defaults"].get("message")
+    assert results["defaults"]["returned"] == "Sky Replacement"
+
+
 def test_replace_bad_cases_are_clear_errors(replace_run):
     results, _ = replace_run
     assert results["no_sky_chosen"]["status"] == "execution-error"
-    assert results["no_sky_chosen"]["message"].startswith("Choose the new sky")
+    assert results["no_sky_chosen"]["message"].startswith("Choose the image file of the new sky")
     assert results["photo_without_sky"]["status"] == "execution-error"
     assert "no sky found in the photo" in results["photo_without_sky"]["message"]
