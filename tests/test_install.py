@@ -74,6 +74,11 @@ def test_install_makes_venv_model_plugin_config_and_record(venv_install):
     config = json.loads((plugin / "sky-tools.json").read_text())
     assert config["python"] == str(python)
     assert config["model_dir"] == str(data / "models")
+    assert config["sky_dir"] == str(data / "skies")
+    bundled = sorted(p.name for p in (REPO / "skies").iterdir())
+    assert sorted(p.name for p in (data / "skies").iterdir()) == bundled
+    for name in ("__init__.py", "options.py", "protocol.py", "registry.py", "errors.py"):
+        assert (plugin / "skycore" / name).read_bytes() == (REPO / "skycore" / name).read_bytes()
     manifest = json.loads((data / "models" / "installed-u2netp.json").read_text())
     (entry,) = manifest["models"]
     assert entry["id"] == "u2netp" and entry["default"] is True
@@ -84,7 +89,8 @@ def test_install_makes_venv_model_plugin_config_and_record(venv_install):
     assert set(record["paths"]) == {
         str(plugin), str(data / "models" / "u2netp.onnx"),
         str(data / "models" / "installed-u2netp.json"), str(data / "venv"),
-        str(data / "models"), str(data),
+        str(data / "models"), str(data / "skies"), str(data),
+        *(str(data / "skies" / name) for name in bundled),
     }  # fmt: skip
     assert "run:" in output and "--no-index" in output
 
@@ -139,12 +145,14 @@ def test_reinstall_is_idempotent_and_uninstall_removes_exactly_what_was_installe
     assert (own / "install-record.json").read_text() == record
     users_model = own / "models" / "my-own.onnx"
     users_model.write_bytes(b"mine")
+    users_sky = own / "skies" / "my-sky.jpg"
+    users_sky.write_bytes(b"mine too")
     done = run_install("--gimp-dir", gimp, "--data-dir", own, "--uninstall")
     assert "remove" in done.stdout
     assert tree(tmp_path) == {
         "gimp", "gimp/plug-ins", "gimp/plug-ins/someone-elses",
         "gimp/plug-ins/someone-elses/someone-elses.py",
-        "data", "data/models", "data/models/my-own.onnx",
+        "data", "data/models", "data/models/my-own.onnx", "data/skies", "data/skies/my-sky.jpg",
     }  # fmt: skip
 
 
