@@ -18,13 +18,27 @@ result line: ``{"status": "ok", "outputs": [{"name": "mask", "width": W, "height
 "channels": 1, "dtype": "float32"}], "info": {...}}`` followed by the output buffers, or
 ``{"status": "error", "kind": "ModelError", "message": "..."}``.
 
+A worker answers one request and exits (``python -m skycore.worker``), or stays up and
+answers one request per connection on a Unix socket (``--daemon``), so that the model is
+loaded once and each call skips the start of Python and the libraries. :func:`call` is the
+client: it connects to the user's daemon, starts one if there is none, and falls back to a
+one-request worker where Unix sockets are missing (Windows) or the daemon cannot start.
+
 Standard library only: the GIMP plug-in speaks it from GIMP's own Python.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import BinaryIO
 
 from .errors import ImageError, SkyCoreError
@@ -160,3 +174,127 @@ def read_reply(
                 raise ReplyError(f"the worker sent a truncated {spec['name']} image") from None
         return message, outputs
     raise ReplyError("the worker stopped without an answer")
+
+
+#: A daemon exits after this many seconds without a request.
+IDLE_EXIT_S = 600.0
+#: How long a client waits for a daemon it started to listen.
+START_TIMEOUT_S = 60.0
+
+
+def daemon_socket(python: str, model_dir: str) -> Path | None:
+    """The Unix socket of this user's daemon for this environment and model folder, in a
+    folder only the user can enter; None where Unix sockets are missing."""
+    if not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
+        return None
+    folder = Path(tempfile.gettempdir()) / f"skycore-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.stat()
+    if info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise RequestError(f"{folder} is not private to this user; remove it and try again")
+    key = hashlib.sha256(f"{python}\0{model_dir}".encode()).hexdigest()[:16]
+    return folder / f"worker-{key}.sock"
+
+
+def _connect(path: Path) -> socket.socket | None:
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        client.connect(str(path))
+    except OSError:
+        client.close()
+        return None
+    return client
+
+
+def _start_daemon(python: str, path: Path, env: dict, log: Path) -> socket.socket | None:
+    """Start a daemon on ``path`` and wait until it listens; its connection, or None."""
+    with open(log, "ab") as stderr:
+        subprocess.Popen(
+            [python, "-I", "-m", "skycore.worker", "--daemon", str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=env,
+            cwd=str(path.parent),
+            start_new_session=True,  # it outlives the caller, as a daemon does
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        client = _connect(path)
+        if client is not None:
+            return client
+        time.sleep(0.05)
+    return None
+
+
+def _exchange(stream_in: BinaryIO, stream_out: BinaryIO, header: bytes, buffers, on_progress):
+    try:
+        stream_out.write(header)
+        for buffer in buffers:
+            stream_out.write(buffer)
+        stream_out.flush()
+    except (BrokenPipeError, ConnectionError):
+        pass  # the worker died early: read_reply says so
+    return read_reply(stream_in, on_progress)
+
+
+def call(
+    python: str,
+    task: str,
+    inputs: list[dict],
+    options: dict,
+    buffers: list,
+    *,
+    env: dict | None = None,
+    model_dir: str = "",
+    on_progress: Callable[[float, str], None] | None = None,
+    daemon: bool = True,
+) -> tuple[dict, dict[str, bytes]]:
+    """Run one request in a skycore worker of the environment of ``python``; the result line
+    and the output buffers, as :func:`read_reply` gives them.
+
+    With ``daemon`` (and Unix sockets), the user's daemon for this environment and model
+    folder answers, started here if it is not running (or died); otherwise a worker process
+    is started for this one request.
+
+    Raises
+    ------
+    ReplyError
+        As :func:`read_reply`.
+    """
+    env = dict(os.environ if env is None else env)
+    header = request_header(task, inputs, options)
+    path = daemon_socket(python, model_dir) if daemon else None
+    if path is not None:
+        client = _connect(path)
+        if client is None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()  # a daemon that died leaves its socket behind
+            client = _start_daemon(python, path, env, path.with_suffix(".log"))
+        if client is not None:
+            with client, client.makefile("rb") as stream_in, client.makefile("wb") as out:
+                return _exchange(stream_in, out, header, buffers, on_progress)
+    with tempfile.TemporaryFile() as log:
+        worker = subprocess.Popen(
+            [python, "-I", "-m", "skycore.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=env,
+            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
+        )
+        try:
+            with worker.stdout:
+                return _exchange(worker.stdout, worker.stdin, header, buffers, on_progress)
+        except ReplyError as exc:
+            if exc.kind is not None:
+                raise
+            worker.wait()
+            log.seek(0)
+            lines = log.read().decode("utf-8", "replace").strip().splitlines()
+            last = lines[-1] if lines else "no message"
+            raise ReplyError(f"{exc} (exit status {worker.returncode}): {last}") from None
+        finally:
+            with contextlib.suppress(OSError):
+                worker.stdin.close()
+            worker.wait()

@@ -8,16 +8,26 @@ task ``"replace"`` runs :func:`skycore.pipeline.replace_sky` on inputs ``image``
 and answers with outputs ``sky``, ``alpha`` and ``foreground`` (the layers, no composite).
 Options and their defaults are those of :mod:`skycore.options`.
 
+``python -m skycore.worker --daemon SOCKET`` stays up instead and answers one request per
+connection on that Unix socket, one at a time, with the model loaded once; it exits after
+``--idle`` seconds (default :data:`skycore.protocol.IDLE_EXIT_S`) without a request.
+:func:`skycore.protocol.call` starts it on first use.
+
 Messages in error replies are meant for the photographer; unexpected errors also print their
 traceback on stderr for the log. The exit status is 0 after a reply, whatever it says.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
+import signal
+import socket
 import sys
 import time
 import traceback
+from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
@@ -27,6 +37,7 @@ from .errors import SkyCoreError
 from .pipeline import replace_sky, select_sky
 from .protocol import (
     DTYPES,
+    IDLE_EXIT_S,
     RequestError,
     buffer_bytes,
     buffer_spec,
@@ -156,14 +167,60 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> int:
     return 0
 
 
-def main() -> int:
-    """Entry point of ``python -m skycore.worker``."""
+def serve_daemon(path: Path, idle_s: float = IDLE_EXIT_S) -> int:
+    """Answer requests on the Unix socket ``path`` until ``idle_s`` pass without one."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        server.bind(str(path))
+    except OSError:
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+            return 0  # another daemon got there first: the client talks to that one
+        except OSError:
+            path.unlink(missing_ok=True)  # left by a daemon that was killed
+            server.bind(str(path))
+        finally:
+            probe.close()
+    # Terminated, it still removes its socket (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    os.chmod(path, 0o600)
+    inode = path.stat().st_ino
+    server.listen(8)
+    server.settimeout(idle_s)
+    try:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except TimeoutError:
+                break
+            connection.settimeout(None)
+            # A client that hung up loses its reply, no more.
+            with contextlib.suppress(OSError), connection:
+                with connection.makefile("rb") as stdin, connection.makefile("wb") as stdout:
+                    serve(stdin, stdout)
+    finally:
+        server.close()
+        with contextlib.suppress(OSError):
+            if path.stat().st_ino == inode:
+                path.unlink()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m skycore.worker [--daemon SOCKET [--idle S]]``."""
+    parser = argparse.ArgumentParser(prog="python -m skycore.worker")
+    parser.add_argument("--daemon", type=Path, metavar="SOCKET")
+    parser.add_argument("--idle", type=float, default=IDLE_EXIT_S, metavar="S")
+    args = parser.parse_args(argv)
     # The reply owns file descriptor 1: anything else printing to stdout (a library, a C
     # extension) goes to stderr instead of corrupting it.
     reply = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     with reply:
+        if args.daemon is not None:
+            return serve_daemon(args.daemon, args.idle)
         return serve(sys.stdin.buffer, reply)
 
 

@@ -184,3 +184,54 @@ def test_worker_replace_reports_bad_options_and_missing_sky():
     header["inputs"].pop()
     _, result, _ = call_worker(header, photo)
     assert result["message"] == "a replace request needs inputs named 'image' and 'sky'"
+
+
+def _daemon_pids(path):
+    """Pids of worker daemons serving ``path``."""
+    done = subprocess.run(["pgrep", "-f", f"skycore.worker --daemon {path}"], capture_output=True)
+    return [int(p) for p in done.stdout.split()]
+
+
+def test_the_daemon_serves_calls_restarts_after_a_kill_and_exits_when_idle(tmp_path):
+    """The worker that stays up between GIMP calls: started by the first call, the model
+    loaded once, started again after it was killed, gone after its idle time."""
+    import os
+    import signal
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from skycore import protocol
+
+    image = np.round(small_photo("kodak_kodim16.jpg", width=160) * 255).astype(np.uint8)
+    height, width, _ = image.shape
+    inputs = [protocol.buffer_spec("image", width, height, 3, "uint8")]
+    model_dir = str(tmp_path)  # a key of its own: no other test's daemon answers
+
+    def call():
+        return protocol.call(
+            sys.executable, "mask", inputs, {"model": str(MODEL)}, [image.tobytes()],
+            model_dir=model_dir,
+        )  # fmt: skip
+
+    path = protocol.daemon_socket(sys.executable, model_dir)
+    first, outputs = call()
+    (pid,) = _daemon_pids(path)
+    second, again = call()
+    assert second["info"]["model_load_s"] < first["info"]["model_load_s"]
+    assert again == outputs and _daemon_pids(path) == [pid]
+    # Two GIMPs of one user at once: both answered, by the one daemon.
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: call(), range(2)))
+    assert all(r[1] == outputs for r in results) and _daemon_pids(path) == [pid]
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
+    assert call()[1] == outputs
+    (restarted,) = _daemon_pids(path)
+    assert restarted != pid
+    os.kill(restarted, signal.SIGTERM)
+    # A daemon started with a short idle time exits by itself and removes its socket.
+    idle = subprocess.Popen(
+        [sys.executable, "-m", "skycore.worker", "--daemon", str(path), "--idle", "1"]
+    )
+    assert idle.wait(timeout=60) == 0
+    assert not path.exists()

@@ -12,9 +12,7 @@ the model folder).
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -97,7 +95,8 @@ def installed_model_ids():
 
 
 def run_worker(task, inputs, settings, *buffers):
-    """Send one request (:mod:`skycore.protocol`) and its input buffers to skycore.worker.
+    """Run one request (:mod:`skycore.protocol`) in the user's skycore worker, which stays up
+    between calls with the model loaded (started on first use, exits when idle).
 
     Returns the result line and ``{output name: bytes}``. Progress lines from the worker
     drive GIMP's progress bar.
@@ -105,46 +104,23 @@ def run_worker(task, inputs, settings, *buffers):
     config = read_config()
     env = dict(os.environ)
     env["SKYCORE_MODEL_DIR"] = config.get("model_dir", "")
-    # -I: ignore PYTHONPATH/PYTHONHOME that GIMP may set for its own Python, and never import
-    # a skycore folder from the current directory (this one holds a partial copy) instead of
-    # the installed one.
-    command = [config["python"], "-I", "-m", "skycore.worker"]
-    with tempfile.TemporaryFile() as log:
-        try:
-            worker = subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                env=env,
-                cwd=os.path.dirname(CONFIG_FILE),
-                creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
-            )
-        except OSError as exc:
-            raise SkyError(f"Sky Tools could not start its engine {command[0]} ({exc})") from None
-        try:
-            try:
-                worker.stdin.write(protocol.request_header(task, inputs, settings))
-                for buffer in buffers:
-                    worker.stdin.write(buffer)
-                worker.stdin.close()
-            except BrokenPipeError:
-                pass  # the worker died early; its exit status and log tell why
-            try:
-                return protocol.read_reply(worker.stdout, show_progress)
-            except protocol.ReplyError as exc:
-                if exc.kind is not None:
-                    raise SkyError(str(exc)) from None
-                failure = str(exc)
-        finally:
-            worker.stdout.close()
-            status = worker.wait()
-        log.seek(0)
-        lines = log.read().decode("utf-8", "replace").strip().splitlines()
-        raise SkyError(
-            f"Sky Tools' engine: {failure} (exit status {status}): "
-            + (lines[-1] if lines else "no message")
+    try:
+        return protocol.call(
+            config["python"],
+            task,
+            inputs,
+            settings,
+            list(buffers),
+            env=env,
+            model_dir=config.get("model_dir", ""),
+            on_progress=show_progress,
         )
+    except protocol.ReplyError as exc:
+        if exc.kind is not None:
+            raise SkyError(str(exc)) from None
+        raise SkyError(f"Sky Tools' engine {config['python']} failed: {exc}") from None
+    except OSError as exc:
+        raise SkyError(f"Sky Tools could not start its engine {config['python']} ({exc})") from None
 
 
 def show_progress(fraction, message):
