@@ -36,6 +36,7 @@ def sky_mask(
     model: Model = None,
     refine_edges: bool = True,
     colour_density: bool = False,
+    probability: np.ndarray | None = None,
 ) -> np.ndarray:
     """Full-resolution sky mask of a photo.
 
@@ -50,6 +51,9 @@ def sky_mask(
         model's probability is only upsampled bilinearly.
     colour_density : bool, optional
         Re-estimate uncertain pixels with the colour density model before refining.
+    probability : ndarray, optional
+        The model's probability for this photo, if the caller has it
+        (:func:`skycore.predict_probability`); the model is not run again.
 
     Returns
     -------
@@ -57,7 +61,8 @@ def sky_mask(
         float32 ``HxW`` in ``[0, 1]``, 1 = sky.
     """
     rgb = as_rgb(image)
-    probability = predict_probability(rgb, model)
+    if probability is None:
+        probability = predict_probability(rgb, model)
     if not refine_edges:
         height, width = rgb.shape[:2]
         return np.clip(
@@ -75,6 +80,7 @@ def select_sky(
     shift_edge: float = 0.0,
     feather: float = 0.0,
     invert: bool = False,
+    probability: np.ndarray | None = None,
 ) -> np.ndarray:
     """The sky mask with the selection edits a photographer sets: move the edge, feather,
     invert (the *Select Sky* task; options in :data:`skycore.options.SELECT_SKY`).
@@ -83,7 +89,7 @@ def select_sky(
     ----------
     image : ndarray
         ``HxW``, ``HxWx3`` or ``HxWx4`` photo, uint8, uint16 or float in ``[0, 1]``.
-    model, refine_edges, colour_density
+    model, refine_edges, colour_density, probability
         See :func:`sky_mask`.
     shift_edge : float, optional
         Grow (> 0) or shrink (< 0) the sky, in pixels.
@@ -108,6 +114,7 @@ def select_sky(
         model=settings["model"],
         refine_edges=settings["refine_edges"],
         colour_density=settings["colour_density"],
+        probability=probability,
     )
     return maskops.adjust_mask(
         mask,
@@ -153,6 +160,7 @@ def replace_sky(
     model: Model = None,
     refine_edges: bool = True,
     colour_density: bool = False,
+    probability: np.ndarray | None = None,
     composite: bool = True,
 ) -> SkyReplacement:
     """Replace the sky of a photo (the *Replace Sky* task; options in
@@ -177,7 +185,7 @@ def replace_sky(
         False gives a plain alpha blend of the photo.
     amount, brightness, temperature, lighting
         Foreground adjustment, see :func:`skycore.replace.plan_adjustment`.
-    model, refine_edges, colour_density
+    model, refine_edges, colour_density, probability
         How the mask is computed when ``mask`` is omitted; see :func:`sky_mask`.
     composite : bool, optional
         Also blend the layers into one picture (``SkyReplacement.composite``); a front end
@@ -203,6 +211,7 @@ def replace_sky(
             model=settings["model"],
             refine_edges=settings["refine_edges"],
             colour_density=settings["colour_density"],
+            probability=probability,
         )
     mask = _checked_mask(mask, image.shape[:2])
     sky_share = float(mask.mean(dtype=np.float64))

@@ -73,9 +73,18 @@ def buffer_bytes(spec: dict) -> int:
     return spec["width"] * spec["height"] * spec["channels"] * DTYPES[spec["dtype"]][1]
 
 
-def request_header(task: str, inputs: list[dict], options: dict) -> bytes:
-    """The request line (JSON and a newline) for ``task`` with these input buffers."""
+def request_header(
+    task: str, inputs: list[dict], options: dict, *, preview: dict | None = None
+) -> bytes:
+    """The request line (JSON and a newline) for ``task`` with these input buffers.
+
+    ``preview`` (``{"channels": C}``) asks for the picture to show at the input's size
+    instead of the task's outputs: one uint8 output ``preview`` with ``C`` channels (1 gray,
+    2 gray and alpha, 3 RGB, 4 RGBA), the mask tinted over the photo or the replaced sky.
+    """
     message = {"protocol": PROTOCOL, "task": task, "inputs": inputs, "options": options}
+    if preview is not None:
+        message["preview"] = preview
     return json.dumps(message).encode() + b"\n"
 
 
@@ -249,6 +258,7 @@ def call(
     model_dir: str = "",
     on_progress: Callable[[float, str], None] | None = None,
     daemon: bool = True,
+    preview: dict | None = None,
 ) -> tuple[dict, dict[str, bytes]]:
     """Run one request in a skycore worker of the environment of ``python``; the result line
     and the output buffers, as :func:`read_reply` gives them.
@@ -263,7 +273,7 @@ def call(
         As :func:`read_reply`.
     """
     env = dict(os.environ if env is None else env)
-    header = request_header(task, inputs, options)
+    header = request_header(task, inputs, options, preview=preview)
     path = daemon_socket(python, model_dir) if daemon else None
     if path is not None:
         client = _connect(path)

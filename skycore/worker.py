@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import os
 import signal
 import socket
@@ -34,6 +35,8 @@ import numpy as np
 
 from . import options as option_tables
 from .errors import SkyCoreError
+from .image import as_float_rgb
+from .inference import predict_probability
 from .pipeline import replace_sky, select_sky
 from .protocol import (
     DTYPES,
@@ -101,21 +104,73 @@ def _since(mark: float) -> float:
     return time.perf_counter() - mark
 
 
+#: Previews are at most this many pixels; their model probability is kept (by the photo's
+#: bytes) so that a dialog's previews run the model once however often an option changes.
+PREVIEW_MAX_PIXELS = 1_000_000
+_previews: dict[tuple[bytes, str], np.ndarray] = {}
+#: The tint of the sky in a mask preview (magenta, as in the project's pictures), and its share.
+PREVIEW_TINT, PREVIEW_TINT_SHARE = np.array([1.0, 0.0, 1.0], np.float32), 0.55
+
+
+def _preview_probability(image: np.ndarray, spec) -> np.ndarray:
+    """The model's probability of a preview image, from the cache when seen before."""
+    key = (hashlib.sha1(np.ascontiguousarray(image).data).digest(), spec.id)
+    if key not in _previews:
+        if len(_previews) >= 4:
+            _previews.pop(next(iter(_previews)))
+        _previews[key] = predict_probability(image, spec)
+    return _previews[key]
+
+
+def _preview_spec(header: dict, inputs: dict[str, np.ndarray]) -> dict | None:
+    """The request's ``"preview"`` (``{"channels": 1-4}``), checked, or None."""
+    preview = header.get("preview")
+    if preview is None:
+        return None
+    if not isinstance(preview, dict) or preview.get("channels") not in (1, 2, 3, 4):
+        raise RequestError("preview must be an object with channels 1 to 4")
+    if inputs["image"].shape[0] * inputs["image"].shape[1] > PREVIEW_MAX_PIXELS:
+        raise RequestError(f"a preview image must have at most {PREVIEW_MAX_PIXELS} pixels")
+    return preview
+
+
+def _send_preview(out: BinaryIO, rgb: np.ndarray, channels: int, info: dict) -> None:
+    """The picture to show, as uint8 in the layout the front end draws (gray and/or alpha)."""
+    picture = np.clip(np.round(rgb * 255), 0, 255).astype(np.uint8)
+    if channels <= 2:
+        picture = np.round(picture.mean(axis=2, keepdims=True)).astype(np.uint8)
+    if channels in (2, 4):
+        picture = np.dstack([picture, np.full(picture.shape[:2], 255, np.uint8)])
+    height, width = picture.shape[:2]
+    spec = buffer_spec("preview", width, height, channels, "uint8")
+    write_message(out, {"status": "ok", "outputs": [spec], "info": info}, picture.tobytes())
+
+
 def run_mask(header: dict, inputs: dict[str, np.ndarray], out: BinaryIO) -> None:
-    """Answer a ``mask`` request: the sky mask with the selection edits."""
+    """Answer a ``mask`` request: the sky mask with the selection edits, or with
+    ``"preview"`` the photo with its sky tinted."""
     if "image" not in inputs:
         raise RequestError("a mask request needs an input named 'image'")
+    preview = _preview_spec(header, inputs)
     settings = _settings(header, "mask")
     settings, info = _load_model(settings, out)
     _send(out, {"progress": 0.2, "message": "Finding the sky"})
     mark = time.perf_counter()
+    if preview is not None:
+        settings["probability"] = _preview_probability(inputs["image"], settings["model"])
     mask = select_sky(inputs["image"], **settings)
     info |= {"mask_s": _since(mark), "sky_fraction": float(mask.mean())}
+    if preview is not None:
+        rgb = as_float_rgb(inputs["image"])
+        share = (mask * np.float32(PREVIEW_TINT_SHARE))[:, :, None]
+        _send_preview(out, rgb * (1 - share) + PREVIEW_TINT * share, preview["channels"], info)
+        return
     _send(out, {"status": "ok", "outputs": [_output("mask", mask)], "info": info}, mask)
 
 
 def run_replace(header: dict, inputs: dict[str, np.ndarray], out: BinaryIO) -> None:
-    """Answer a ``replace`` request: the layers of the sky replacement.
+    """Answer a ``replace`` request: the layers of the sky replacement, or with
+    ``"preview"`` their composite.
 
     Outputs: ``sky`` (the new sky placed over the whole photo, ``HxWx3``), ``alpha``
     (foreground opacity, ``HxW``) and ``foreground`` (the photo after defringe and
@@ -123,12 +178,18 @@ def run_replace(header: dict, inputs: dict[str, np.ndarray], out: BinaryIO) -> N
     """
     if "image" not in inputs or "sky" not in inputs:
         raise RequestError("a replace request needs inputs named 'image' and 'sky'")
+    preview = _preview_spec(header, inputs)
     settings = _settings(header, "replace")
     settings, info = _load_model(settings, out)
     _send(out, {"progress": 0.2, "message": "Finding the sky and placing the new one"})
     mark = time.perf_counter()
-    result = replace_sky(inputs["image"], inputs["sky"], **settings, composite=False)
+    if preview is not None:
+        settings["probability"] = _preview_probability(inputs["image"], settings["model"])
+    result = replace_sky(inputs["image"], inputs["sky"], **settings, composite=preview is not None)
     info |= {"replace_s": _since(mark), "sky_fraction": float(result.mask.mean())}
+    if preview is not None:
+        _send_preview(out, result.composite, preview["channels"], info)
+        return
     layers = {"sky": result.sky, "alpha": result.alpha, "foreground": result.foreground}
     outputs = [_output(name, array) for name, array in layers.items()]
     _send(out, {"status": "ok", "outputs": outputs, "info": info}, *layers.values())

@@ -22,7 +22,8 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gegl", "0.4")
-from gi.repository import Gegl, Gimp, GimpUi, Gio, GLib, GObject  # noqa: E402
+gi.require_version("Gtk", "3.0")
+from gi.repository import Gegl, Gimp, GimpUi, Gio, GLib, GObject, Gtk  # noqa: E402
 
 # install.py copies skycore's standard-library modules beside this file: the option tables,
 # the manifest reader and the worker protocol, shared with the core.
@@ -94,7 +95,7 @@ def installed_model_ids():
     return ids
 
 
-def run_worker(task, inputs, settings, *buffers):
+def run_worker(task, inputs, settings, *buffers, preview=None):
     """Run one request (:mod:`skycore.protocol`) in the user's skycore worker, which stays up
     between calls with the model loaded (started on first use, exits when idle).
 
@@ -113,7 +114,8 @@ def run_worker(task, inputs, settings, *buffers):
             list(buffers),
             env=env,
             model_dir=config.get("model_dir", ""),
-            on_progress=show_progress,
+            on_progress=None if preview else show_progress,
+            preview=preview,
         )
     except protocol.ReplyError as exc:
         if exc.kind is not None:
@@ -283,9 +285,100 @@ def dialog_sections(name):
     return list(sections.items())
 
 
-def show_dialog(procedure, config, name, title):
+#: The preview shows the layer at most this many pixels wide or high.
+PREVIEW_SIDE = 480
+#: Gallery and file skies are sent for a preview at most this many pixels wide.
+PREVIEW_SKY_SIDE = 960
+TASKS = {SELECT_SKY: "mask", REPLACE_SKY: "replace"}
+
+
+def scaled_pixels(drawable, scale, babl_format="R'G'B' u8"):
+    """``drawable``'s pixels scaled by ``scale`` (GEGL resamples), and their size."""
+    width = max(1, round(drawable.get_width() * scale))
+    height = max(1, round(drawable.get_height() * scale))
+    rect = Gegl.Rectangle.new(0, 0, width, height)
+    data = drawable.get_buffer().get(rect, scale, babl_format, Gegl.AbyssPolicy.CLAMP)
+    return data, width, height
+
+
+class LivePreview:
+    """The dialog's preview: the layer at preview size with the sky found and tinted (Select
+    Sky) or replaced (Replace Sky), redrawn whenever an option changes.
+
+    The worker that stays up between calls does the work at preview size and keeps the
+    model's probability of the preview image, so a dialog runs the model once.
+    """
+
+    def __init__(self, name, layer, config):
+        self.name, self.layer, self.config = name, layer, config
+        self.widget = GimpUi.AspectPreview.new_from_drawable(layer)
+        # GimpPreview's size style property is 200 px by default: too small to judge a sky.
+        css = Gtk.CssProvider()
+        css.load_from_data(f"* {{ -GimpPreview-size: {PREVIEW_SIDE}; }}".encode())
+        self.widget.get_style_context().add_provider(css, Gtk.STYLE_PROVIDER_PRIORITY_APPLICATION)
+        self.widget.connect("invalidated", self.redraw)
+        config.connect("notify", lambda *_: self.widget.invalidate())
+        self.photo = None
+        self.skies = {}
+
+    def channels(self):
+        rgb = self.layer.is_rgb()
+        return (3 if rgb else 1) + (1 if self.layer.has_alpha() else 0)
+
+    def sky(self):
+        """The chosen sky at preview size, read once per source."""
+        source = self.config.get_property("sky")
+        key = (source, self.config.get_property("sky-file"), self.config.get_property("sky-layer"))
+        if key not in self.skies:
+            pixels, width, height = sky_pixels(self.config)
+            # Gallery and file skies arrive as float; a preview needs far fewer of them.
+            image = Gimp.Image.new(width, height, Gimp.ImageBaseType.RGB)
+            try:
+                layer = Gimp.Layer.new(
+                    image, "sky", width, height, Gimp.ImageType.RGB_IMAGE, 100.0,
+                    Gimp.LayerMode.NORMAL,
+                )  # fmt: skip
+                image.insert_layer(layer, None, 0)
+                buffer = layer.get_buffer()
+                buffer.set(Gegl.Rectangle.new(0, 0, width, height), RGB_FLOAT, pixels)
+                buffer.flush()
+                self.skies[key] = scaled_pixels(
+                    layer, min(1.0, PREVIEW_SKY_SIDE / max(width, height))
+                )
+            finally:
+                image.delete()
+        return self.skies[key]
+
+    def redraw(self, *_):
+        scale = min(1.0, PREVIEW_SIDE / max(self.layer.get_width(), self.layer.get_height()))
+        if self.photo is None:
+            self.photo = scaled_pixels(self.layer, scale)
+        pixels, width, height = self.photo
+        table = TABLES[self.name]
+        settings = task_settings(self.config, table)
+        for entry in table:
+            if entry.unit == "px":  # edge widths are the photo's pixels, the preview's fewer
+                settings[entry.name] *= scale
+        inputs = [protocol.buffer_spec("image", width, height, 3, "uint8")]
+        buffers = [pixels]
+        try:
+            if self.name == REPLACE_SKY:
+                sky, sky_width, sky_height = self.sky()
+                inputs.append(protocol.buffer_spec("sky", sky_width, sky_height, 3, "uint8"))
+                buffers.append(sky)
+            _, outputs = run_worker(
+                TASKS[self.name], inputs, settings, *buffers, preview={"channels": self.channels()}
+            )
+        except SkyError as exc:
+            print(f"sky-tools preview: {exc}", file=sys.stderr)
+            return
+        self.widget.draw_buffer(outputs["preview"], width * self.channels())
+
+
+def show_dialog(procedure, config, name, title, layer):
     GimpUi.init(name)
     dialog = GimpUi.ProcedureDialog.new(procedure, config, title)
+    preview = LivePreview(name, layer, config)
     frames = []
     for index, (section, fields) in enumerate(dialog_sections(name)):
         box, label, frame = (f"section-{index}-{part}" for part in ("box", "label", "frame"))
@@ -297,6 +390,20 @@ def show_dialog(procedure, config, name, title):
     for field, choice_field, nick in SENSITIVITY[name]:
         only_when(dialog, field, choice_field, nick)
     dialog.fill(frames)
+    # The preview on the left, the option frames beside it: a dialog this tall would not fit
+    # on a laptop's screen with the preview on top.
+    content = dialog.get_content_area()
+    options_box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
+    for child in content.get_children():
+        if isinstance(child, Gtk.Frame):
+            content.remove(child)
+            options_box.pack_start(child, False, False, 0)
+    row = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=12)
+    row.pack_start(preview.widget, True, True, 0)
+    row.pack_start(options_box, False, False, 0)
+    content.pack_start(row, True, True, 0)
+    content.reorder_child(row, 0)
+    row.show_all()
     accepted = dialog.run()
     dialog.destroy()
     return accepted
@@ -313,15 +420,21 @@ def error_values(procedure, message):
     return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, error)
 
 
-def run_task(procedure, run_mode, config, name, title, work):
-    """The skeleton both procedures share: the dialog, the progress bar, and an answer GIMP
-    can show whatever happens. ``work()`` does the task and returns the procedure's return
-    values after the status (a list of ``GObject.Value``)."""
-    if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(procedure, config, name, title):
+def run_task(procedure, run_mode, image, drawables, config, name, title, work):
+    """The skeleton both procedures share: the layer, the dialog with its preview, the
+    progress bar, and an answer GIMP can show whatever happens. ``work(layer)`` does the
+    task and returns the procedure's return values after the status (``GObject.Value``s)."""
+    try:
+        layer = target_layer(image, drawables)
+    except SkyError as exc:
+        return error_values(procedure, str(exc))
+    if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(
+        procedure, config, name, title, layer
+    ):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
     Gimp.progress_init(title)
     try:
-        returned = work()
+        returned = work(layer)
         Gimp.displays_flush()
     except SkyError as exc:
         return error_values(procedure, str(exc))
@@ -337,9 +450,8 @@ def run_task(procedure, run_mode, config, name, title, work):
 
 
 def run_select_sky(procedure, run_mode, image, drawables, config, data):
-    def work():
+    def work(layer):
         started = time.perf_counter()
-        layer = target_layer(image, drawables)
         check_mask_slot(layer, config)
         width, height = layer.get_width(), layer.get_height()
         babl_format, dtype = pixel_format(image)
@@ -369,7 +481,7 @@ def run_select_sky(procedure, run_mode, image, drawables, config, data):
             Gimp.message("Select Sky found no sky in this layer.")
         return []
 
-    return run_task(procedure, run_mode, config, SELECT_SKY, "Select Sky", work)
+    return run_task(procedure, run_mode, image, drawables, config, SELECT_SKY, "Select Sky", work)
 
 
 PERCEPTUAL = Gimp.LayerColorSpace.RGB_PERCEPTUAL
@@ -485,8 +597,7 @@ def build_replacement(image, layer, outputs):
 
 
 def run_replace_sky(procedure, run_mode, image, drawables, config, data):
-    def work():
-        layer = target_layer(image, drawables)
+    def work(layer):
         sky, sky_width, sky_height = sky_pixels(config)
         width, height = layer.get_width(), layer.get_height()
         babl_format, dtype = pixel_format(image)
@@ -503,7 +614,7 @@ def run_replace_sky(procedure, run_mode, image, drawables, config, data):
             image.undo_group_end()
         return [GObject.Value(Gimp.Layer, group)]
 
-    return run_task(procedure, run_mode, config, REPLACE_SKY, "Replace Sky", work)
+    return run_task(procedure, run_mode, image, drawables, config, REPLACE_SKY, "Replace Sky", work)
 
 
 def choice(entries):
@@ -551,7 +662,7 @@ def define_select_sky(procedure, flags):
         SELECT_SKY,
     )
     procedure.add_choice_argument(
-        "output", "Out_put", "Where the sky mask goes", choice(OUTPUTS), "selection", flags
+        "output", "O_utput", "Where the sky mask goes", choice(OUTPUTS), "selection", flags
     )
     procedure.add_choice_argument(
         "operation",

@@ -1,6 +1,6 @@
-"""Both dialogs in the real GIMP 3 GUI (gimp-gui-shot on Xvfb): they open grouped, with the sky
-gallery, GIMP reports no duplicate mnemonic and no sensitivity rule it could not set, and
-Cancel leaves the image as it was."""
+"""Both dialogs in the real GIMP 3 GUI (gimp-gui-shot on Xvfb): they open with their live
+preview, GIMP reports no duplicate mnemonic and no sensitivity rule it could not set, the
+preview follows an option changed by its mnemonic, and Cancel leaves the image as it was."""
 
 from __future__ import annotations
 
@@ -8,19 +8,21 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from harness import MODEL, REPO, SHARED, Gimp, unavailable_reason
+from PIL import Image
 
 GUI_SHOT = SHARED / "tools" / "gimp3" / "gimp-gui-shot"
 PROCEDURES = ("plug-in-select-sky", "plug-in-replace-sky")
 
 
-def shoot(plugin_dir: Path, procedure: str, out: Path, keys: str) -> subprocess.CompletedProcess:
-    """Open ``procedure``'s dialog on the README's sample photo and press ``keys``."""
+def shoot(plugin_dir: Path, procedure: str, out: Path, edit: str) -> subprocess.CompletedProcess:
+    """Open ``procedure``'s dialog on the README's sample photo, type ``edit``, cancel."""
     command = [
         GUI_SHOT, "run", "--plugin-dir", plugin_dir, "--image", REPO / "samples" / "aitzgorri.jpg",
-        "--proc", procedure, "--out", out, "--no-menu", "--wait", "2", "--timeout", "240",
-        "--keys", keys,
+        "--proc", procedure, "--out", out, "--no-menu", "--wait", "4", "--timeout", "240",
+        "--edit", edit, "--keys", "Escape",
     ]  # fmt: skip
     return subprocess.run([str(c) for c in command], capture_output=True, timeout=900)
 
@@ -44,13 +46,29 @@ def plugin_dir(tmp_path_factory) -> Path:
     return plugins
 
 
+def changed_pixels(first: Path, second: Path) -> int:
+    a, b = (np.asarray(Image.open(p).convert("RGB"), np.int16) for p in (first, second))
+    return int((np.abs(a - b).sum(axis=2) > 30).sum())
+
+
+#: Keys that change what the preview shows: Invert (Select Sky); Match amount 0.5 -> 0, the
+#: foreground keeps its own light (Replace Sky).
+EDITS = {"plug-in-select-sky": "alt+v", "plug-in-replace-sky": "alt+m ctrl+a 0 Tab"}
+
+
 @pytest.mark.parametrize("procedure", PROCEDURES)
-def test_dialog_opens_clean_and_cancel_changes_nothing(plugin_dir, tmp_path, procedure):
+def test_dialog_preview_follows_an_option_and_cancel_changes_nothing(
+    plugin_dir, tmp_path, procedure
+):
     out = tmp_path / procedure
-    done = shoot(plugin_dir, procedure, out, "Escape")
+    done = shoot(plugin_dir, procedure, out, EDITS[procedure])
     log = (out / "gimp.log").read_text(errors="replace")
-    assert (out / "03-dialog.png").is_file(), done.stderr.decode()[-2000:] + log[-2000:]
+    assert (out / "03b-dialog-edited.png").is_file(), done.stderr.decode()[-2000:] + log[-2000:]
     assert (out / "result.txt").read_text().startswith("status: cancel")
     assert "duplicate mnemonic" not in log
     assert "no widget was created" not in log
-    assert "Traceback" not in log
+    assert "Traceback" not in log and "sky-tools preview:" not in log
+    # The preview (480 px wide) redrew: far more changed than the ticked box.
+    assert changed_pixels(out / "03-dialog.png", out / "03b-dialog-edited.png") > 20_000
+    # The photo under the dialog never changed: after Cancel the screen is as before it.
+    assert changed_pixels(out / "01-image.png", out / "04-result.png") < 500
