@@ -176,7 +176,9 @@ REPLACE_SKY = (
         low=-1.0,
         high=1.0,
     ),
-    Option("flip", "bool", False, "Flip the s_ky left-right", "Mirror the new sky left-right", "Sky"),
+    Option(
+        "flip", "bool", False, "Flip the s_ky left-right", "Mirror the new sky left-right", "Sky"
+    ),
     Option(
         "anchor",
         "choice",

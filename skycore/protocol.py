@@ -74,17 +74,26 @@ def buffer_bytes(spec: dict) -> int:
 
 
 def request_header(
-    task: str, inputs: list[dict], options: dict, *, preview: dict | None = None
+    task: str,
+    inputs: list[dict],
+    options: dict,
+    *,
+    preview: dict | None = None,
+    rgb_dtype: str = "float32",
 ) -> bytes:
     """The request line (JSON and a newline) for ``task`` with these input buffers.
 
     ``preview`` (``{"channels": C}``) asks for the picture to show at the input's size
     instead of the task's outputs: one uint8 output ``preview`` with ``C`` channels (1 gray,
     2 gray and alpha, 3 RGB, 4 RGBA), the mask tinted over the photo or the replaced sky.
+    ``rgb_dtype`` is the type of the colour outputs (the replaced sky's layers): an 8-bit
+    image needs no more, and a quarter of the float bytes crosses the pipe.
     """
     message = {"protocol": PROTOCOL, "task": task, "inputs": inputs, "options": options}
     if preview is not None:
         message["preview"] = preview
+    if rgb_dtype != "float32":
+        message["rgb_dtype"] = rgb_dtype
     return json.dumps(message).encode() + b"\n"
 
 
@@ -191,9 +200,11 @@ IDLE_EXIT_S = 600.0
 START_TIMEOUT_S = 60.0
 
 
-def daemon_socket(python: str, model_dir: str) -> Path | None:
-    """The Unix socket of this user's daemon for this environment and model folder, in a
-    folder only the user can enter; None where Unix sockets are missing."""
+def daemon_socket(python: str, model_dir: str, generation: str = "") -> Path | None:
+    """The Unix socket of this user's daemon for this environment, model folder and
+    ``generation`` (say, the install's time: a daemon of an older install, still running the
+    code it loaded, is not asked), in a folder only the user can enter; None where Unix
+    sockets are missing."""
     if not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
         return None
     folder = Path(tempfile.gettempdir()) / f"skycore-{os.getuid()}"
@@ -201,7 +212,7 @@ def daemon_socket(python: str, model_dir: str) -> Path | None:
     info = folder.stat()
     if info.st_uid != os.getuid() or info.st_mode & 0o077:
         raise RequestError(f"{folder} is not private to this user; remove it and try again")
-    key = hashlib.sha256(f"{python}\0{model_dir}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{python}\0{model_dir}\0{generation}".encode()).hexdigest()[:16]
     return folder / f"worker-{key}.sock"
 
 
@@ -256,16 +267,19 @@ def call(
     *,
     env: dict | None = None,
     model_dir: str = "",
+    generation: str = "",
     on_progress: Callable[[float, str], None] | None = None,
     daemon: bool = True,
     preview: dict | None = None,
+    rgb_dtype: str = "float32",
 ) -> tuple[dict, dict[str, bytes]]:
     """Run one request in a skycore worker of the environment of ``python``; the result line
     and the output buffers, as :func:`read_reply` gives them.
 
-    With ``daemon`` (and Unix sockets), the user's daemon for this environment and model
-    folder answers, started here if it is not running (or died); otherwise a worker process
-    is started for this one request.
+    With ``daemon`` (and Unix sockets), the user's daemon for this environment, model
+    folder and ``generation`` (see :func:`daemon_socket`) answers, started here if it is not
+    running (or died); otherwise a worker process is started for this one request.
+    ``preview`` and ``rgb_dtype`` are those of :func:`request_header`.
 
     Raises
     ------
@@ -273,8 +287,8 @@ def call(
         As :func:`read_reply`.
     """
     env = dict(os.environ if env is None else env)
-    header = request_header(task, inputs, options, preview=preview)
-    path = daemon_socket(python, model_dir) if daemon else None
+    header = request_header(task, inputs, options, preview=preview, rgb_dtype=rgb_dtype)
+    path = daemon_socket(python, model_dir, generation) if daemon else None
     if path is not None:
         client = _connect(path)
         if client is None:

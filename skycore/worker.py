@@ -74,14 +74,23 @@ def read_request(stream: BinaryIO) -> tuple[dict, dict[str, np.ndarray]]:
     return header, arrays
 
 
+def _encoded(array: np.ndarray, dtype: str) -> bytes:
+    """``array`` (float in ``[0, 1]``) as the bytes of ``dtype``."""
+    if dtype == "float32":
+        return np.ascontiguousarray(array, dtype="<f4").tobytes()
+    scale = 255 if dtype == "uint8" else 65535
+    return np.round(np.clip(array, 0, 1) * scale).astype(DTYPES[dtype][0]).tobytes()
+
+
 def _send(stream: BinaryIO, message: dict, *arrays: np.ndarray) -> None:
-    buffers = [np.ascontiguousarray(a, dtype="<f4").tobytes() for a in arrays]
+    dtypes = [spec["dtype"] for spec in message.get("outputs", [])] or ["float32"] * len(arrays)
+    buffers = [_encoded(a, d) for a, d in zip(arrays, dtypes, strict=True)]
     write_message(stream, message, *buffers)
 
 
-def _output(name: str, array: np.ndarray) -> dict:
+def _output(name: str, array: np.ndarray, dtype: str = "float32") -> dict:
     channels = 1 if array.ndim == 2 else array.shape[2]
-    return buffer_spec(name, array.shape[1], array.shape[0], channels, "float32")
+    return buffer_spec(name, array.shape[1], array.shape[0], channels, dtype)
 
 
 def _settings(header: dict, task: str) -> dict:
@@ -190,8 +199,14 @@ def run_replace(header: dict, inputs: dict[str, np.ndarray], out: BinaryIO) -> N
     if preview is not None:
         _send_preview(out, result.composite, preview["channels"], info)
         return
+    rgb_dtype = header.get("rgb_dtype", "float32")
+    if rgb_dtype not in DTYPES:
+        raise RequestError(f"rgb_dtype must be one of {tuple(DTYPES)}, got {rgb_dtype!r}")
     layers = {"sky": result.sky, "alpha": result.alpha, "foreground": result.foreground}
-    outputs = [_output(name, array) for name, array in layers.items()]
+    outputs = [
+        _output(name, array, rgb_dtype if array.ndim == 3 else "float32")
+        for name, array in layers.items()
+    ]
     _send(out, {"status": "ok", "outputs": outputs, "info": info}, *layers.values())
 
 

@@ -95,7 +95,7 @@ def installed_model_ids():
     return ids
 
 
-def run_worker(task, inputs, settings, *buffers, preview=None):
+def run_worker(task, inputs, settings, *buffers, preview=None, rgb_dtype="float32"):
     """Run one request (:mod:`skycore.protocol`) in the user's skycore worker, which stays up
     between calls with the model loaded (started on first use, exits when idle).
 
@@ -114,8 +114,11 @@ def run_worker(task, inputs, settings, *buffers, preview=None):
             list(buffers),
             env=env,
             model_dir=config.get("model_dir", ""),
+            # Each install gets its own worker: one started before it runs the old code.
+            generation=str(os.stat(CONFIG_FILE).st_mtime_ns),
             on_progress=None if preview else show_progress,
             preview=preview,
+            rgb_dtype=rgb_dtype,
         )
     except protocol.ReplyError as exc:
         if exc.kind is not None:
@@ -544,15 +547,15 @@ def sky_pixels(config):
         sky_image.delete()
 
 
-def new_layer(image, name, layer, pixels):
-    """A layer of ``layer``'s size and place holding float R'G'B' ``pixels``."""
+def new_layer(image, name, layer, pixels, babl_format):
+    """A layer of ``layer``'s size and place holding R'G'B' ``pixels`` in ``babl_format``."""
     kind = Gimp.ImageType.GRAY_IMAGE
     if image.get_base_type() == Gimp.ImageBaseType.RGB:
         kind = Gimp.ImageType.RGB_IMAGE
     width, height = layer.get_width(), layer.get_height()
     created = Gimp.Layer.new(image, name, width, height, kind, 100.0, Gimp.LayerMode.NORMAL)
     buffer = created.get_buffer()
-    buffer.set(Gegl.Rectangle.new(0, 0, width, height), RGB_FLOAT, pixels)
+    buffer.set(Gegl.Rectangle.new(0, 0, width, height), babl_format, pixels)
     buffer.flush()
     return created
 
@@ -564,7 +567,7 @@ def perceptual(item):
     return item
 
 
-def build_replacement(image, layer, outputs):
+def build_replacement(image, layer, outputs, babl_format):
     """The editable layer stack of a sky replacement, above ``layer``; returns the group.
 
     Sky Replacement (group)
@@ -576,7 +579,7 @@ def build_replacement(image, layer, outputs):
     _, offset_x, offset_y = layer.get_offsets()
     group = perceptual(Gimp.GroupLayer.new(image, "Sky Replacement"))
     image.insert_layer(group, layer.get_parent(), image.get_item_position(layer))
-    sky = perceptual(new_layer(image, "Sky", layer, outputs["sky"]))
+    sky = perceptual(new_layer(image, "Sky", layer, outputs["sky"], babl_format))
     image.insert_layer(sky, group, 0)
     foreground = perceptual(Gimp.GroupLayer.new(image, "Foreground"))
     image.insert_layer(foreground, group, 0)
@@ -588,7 +591,9 @@ def build_replacement(image, layer, outputs):
     write_mask(alpha, 0, 0, layer.get_width(), layer.get_height(), outputs["alpha"])
     original.add_mask(alpha)
     image.insert_layer(original, foreground, 0)
-    adjustment = perceptual(new_layer(image, "Foreground adjustment", layer, outputs["foreground"]))
+    adjustment = perceptual(
+        new_layer(image, "Foreground adjustment", layer, outputs["foreground"], babl_format)
+    )
     adjustment.set_composite_mode(Gimp.LayerCompositeMode.CLIP_TO_BACKDROP)
     image.insert_layer(adjustment, foreground, 0)
     for item in (sky, original, adjustment):
@@ -598,7 +603,9 @@ def build_replacement(image, layer, outputs):
 
 def run_replace_sky(procedure, run_mode, image, drawables, config, data):
     def work(layer):
+        started = time.perf_counter()
         sky, sky_width, sky_height = sky_pixels(config)
+        sky_at = time.perf_counter()
         width, height = layer.get_width(), layer.get_height()
         babl_format, dtype = pixel_format(image)
         inputs = [
@@ -606,12 +613,28 @@ def run_replace_sky(procedure, run_mode, image, drawables, config, data):
             protocol.buffer_spec("sky", sky_width, sky_height, 3, "float32"),
         ]
         settings = task_settings(config, options.REPLACE_SKY)
-        _, outputs = run_worker("replace", inputs, settings, layer_pixels(layer, babl_format), sky)
+        # The new layers come back in the image's own depth (8-bit: a quarter of the bytes).
+        pixels = layer_pixels(layer, babl_format)
+        read_at = time.perf_counter()
+        result, outputs = run_worker("replace", inputs, settings, pixels, sky, rgb_dtype=dtype)
+        del pixels
+        worker_at = time.perf_counter()
+        if {o["dtype"] for o in result["outputs"] if o["channels"] == 3} != {dtype}:
+            raise SkyError("Sky Tools' engine is older than the plug-in: run install.py again.")
         image.undo_group_start()
         try:
-            group = build_replacement(image, layer, outputs)
+            group = build_replacement(image, layer, outputs, babl_format)
         finally:
             image.undo_group_end()
+        timing = {
+            "task": "replace",
+            "sky_s": sky_at - started,
+            "read_s": read_at - sky_at,
+            "worker_s": worker_at - read_at,
+            "write_s": time.perf_counter() - worker_at,
+            **result["info"],
+        }
+        print(f"{TIMING_PREFIX}{json.dumps(timing)}", file=sys.stderr)
         return [GObject.Value(Gimp.Layer, group)]
 
     return run_task(procedure, run_mode, image, drawables, config, REPLACE_SKY, "Replace Sky", work)
