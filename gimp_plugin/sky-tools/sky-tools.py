@@ -681,7 +681,9 @@ def define_select_sky(procedure, flags):
         "Select the sky",
         "Finds the sky in the selected layer with a segmentation model, refines the edge "
         "at full resolution, and makes it a selection, a layer mask or a channel. The "
-        "layer's pixels are not changed.",
+        "preview tints the sky it found and follows every option. Shift edge grows or "
+        "shrinks the sky, Feather softens its edge, Invert selects everything else. The "
+        "layer's pixels are not changed, and one undo step undoes it all.",
         SELECT_SKY,
     )
     procedure.add_choice_argument(
@@ -712,8 +714,10 @@ def define_replace_sky(procedure, flags):
         "Replace the sky with another sky image",
         "Finds the sky in the selected layer and puts a new sky behind the foreground, as "
         'editable layers in a "Sky Replacement" group: the placed sky, a copy of the layer '
-        "with a layer mask, and the foreground colour adjustment. The layer itself is not "
-        "changed.",
+        "with a layer mask, and the foreground colour adjustment. New sky picks a sky from "
+        "the sky folder (the bundled ones and any photo you put there), or the image file or "
+        "layer chosen below it. The preview shows the result as options change. The layer "
+        "itself is not changed, and one undo step undoes it all.",
         REPLACE_SKY,
     )
     gallery = [(nick, label, f"The sky {label}") for nick, label, _ in gallery_skies()]
