@@ -79,21 +79,22 @@ def request_header(
     options: dict,
     *,
     preview: dict | None = None,
-    rgb_dtype: str = "float32",
+    output_dtypes: dict[str, str] | None = None,
 ) -> bytes:
     """The request line (JSON and a newline) for ``task`` with these input buffers.
 
     ``preview`` (``{"channels": C}``) asks for the picture to show at the input's size
     instead of the task's outputs: one uint8 output ``preview`` with ``C`` channels (1 gray,
     2 gray and alpha, 3 RGB, 4 RGBA), the mask tinted over the photo or the replaced sky.
-    ``rgb_dtype`` is the type of the colour outputs (the replaced sky's layers): an 8-bit
-    image needs no more, and a quarter of the float bytes crosses the pipe.
+    ``output_dtypes`` (``{output name: dtype}``) asks for outputs in another type than
+    float32: an 8-bit image needs no more than uint8 layers, a mask no more than uint16, and
+    fewer bytes cross the pipe.
     """
     message = {"protocol": PROTOCOL, "task": task, "inputs": inputs, "options": options}
     if preview is not None:
         message["preview"] = preview
-    if rgb_dtype != "float32":
-        message["rgb_dtype"] = rgb_dtype
+    if output_dtypes:
+        message["output_dtypes"] = output_dtypes
     return json.dumps(message).encode() + b"\n"
 
 
@@ -271,7 +272,7 @@ def call(
     on_progress: Callable[[float, str], None] | None = None,
     daemon: bool = True,
     preview: dict | None = None,
-    rgb_dtype: str = "float32",
+    output_dtypes: dict[str, str] | None = None,
 ) -> tuple[dict, dict[str, bytes]]:
     """Run one request in a skycore worker of the environment of ``python``; the result line
     and the output buffers, as :func:`read_reply` gives them.
@@ -279,7 +280,7 @@ def call(
     With ``daemon`` (and Unix sockets), the user's daemon for this environment, model
     folder and ``generation`` (see :func:`daemon_socket`) answers, started here if it is not
     running (or died); otherwise a worker process is started for this one request.
-    ``preview`` and ``rgb_dtype`` are those of :func:`request_header`.
+    ``preview`` and ``output_dtypes`` are those of :func:`request_header`.
 
     Raises
     ------
@@ -287,7 +288,7 @@ def call(
         As :func:`read_reply`.
     """
     env = dict(os.environ if env is None else env)
-    header = request_header(task, inputs, options, preview=preview, rgb_dtype=rgb_dtype)
+    header = request_header(task, inputs, options, preview=preview, output_dtypes=output_dtypes)
     path = daemon_socket(python, model_dir, generation) if daemon else None
     if path is not None:
         client = _connect(path)

@@ -88,7 +88,11 @@ def _send(stream: BinaryIO, message: dict, *arrays: np.ndarray) -> None:
     write_message(stream, message, *buffers)
 
 
-def _output(name: str, array: np.ndarray, dtype: str = "float32") -> dict:
+def _output(header: dict, name: str, array: np.ndarray) -> dict:
+    """The description of output ``name``, in the dtype the request asked for it."""
+    dtype = (header.get("output_dtypes") or {}).get(name, "float32")
+    if dtype not in DTYPES:
+        raise RequestError(f"output {name!r}: dtype must be one of {tuple(DTYPES)}, got {dtype!r}")
     channels = 1 if array.ndim == 2 else array.shape[2]
     return buffer_spec(name, array.shape[1], array.shape[0], channels, dtype)
 
@@ -174,7 +178,7 @@ def run_mask(header: dict, inputs: dict[str, np.ndarray], out: BinaryIO) -> None
         share = (mask * np.float32(PREVIEW_TINT_SHARE))[:, :, None]
         _send_preview(out, rgb * (1 - share) + PREVIEW_TINT * share, preview["channels"], info)
         return
-    _send(out, {"status": "ok", "outputs": [_output("mask", mask)], "info": info}, mask)
+    _send(out, {"status": "ok", "outputs": [_output(header, "mask", mask)], "info": info}, mask)
 
 
 def run_replace(header: dict, inputs: dict[str, np.ndarray], out: BinaryIO) -> None:
@@ -199,14 +203,8 @@ def run_replace(header: dict, inputs: dict[str, np.ndarray], out: BinaryIO) -> N
     if preview is not None:
         _send_preview(out, result.composite, preview["channels"], info)
         return
-    rgb_dtype = header.get("rgb_dtype", "float32")
-    if rgb_dtype not in DTYPES:
-        raise RequestError(f"rgb_dtype must be one of {tuple(DTYPES)}, got {rgb_dtype!r}")
     layers = {"sky": result.sky, "alpha": result.alpha, "foreground": result.foreground}
-    outputs = [
-        _output(name, array, rgb_dtype if array.ndim == 3 else "float32")
-        for name, array in layers.items()
-    ]
+    outputs = [_output(header, name, array) for name, array in layers.items()]
     _send(out, {"status": "ok", "outputs": outputs, "info": info}, *layers.values())
 
 

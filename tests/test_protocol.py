@@ -34,6 +34,18 @@ def test_a_request_made_by_the_client_half_is_answered_by_the_worker():
     assert result["outputs"] == [protocol.buffer_spec("mask", 64, 48, 1, "float32")]
     mask = np.frombuffer(outputs["mask"], "<f4").reshape(48, 64)
     np.testing.assert_allclose(mask, select_sky(image, model=str(MODEL), feather=2.0), atol=1e-6)
+    # The same mask as 16-bit, as the plug-in asks for it: half the bytes, 1/65535 steps.
+    header = protocol.request_header("mask", inputs, settings, output_dtypes={"mask": "uint16"})
+    done = subprocess.run(
+        [sys.executable, "-m", "skycore.worker"],
+        input=header + image.tobytes(),
+        capture_output=True,
+        timeout=120,
+    )
+    result, outputs = protocol.read_reply(io.BytesIO(done.stdout))
+    assert result["outputs"][0]["dtype"] == "uint16"
+    mask16 = np.frombuffer(outputs["mask"], "<u2").reshape(48, 64) / 65535
+    np.testing.assert_allclose(mask16, mask, atol=0.6 / 65535)
 
 
 def test_errors_and_broken_replies_are_told_apart():

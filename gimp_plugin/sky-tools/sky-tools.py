@@ -42,7 +42,9 @@ PIXEL_FORMATS = {
     "float": (RGB_FLOAT, "float32"),
 }
 MASK_FLOAT = "Y float"
-RAW_MASK_FLOAT = "Y' float"
+#: Select Sky's mask comes back as 16-bit (half the bytes of float, 1/65535 steps).
+MASK_U16 = "Y u16"
+RAW_MASK_U16 = "Y' u16"
 TIMING_PREFIX = "sky-tools timing: "
 
 OUTPUTS = (
@@ -95,7 +97,7 @@ def installed_model_ids():
     return ids
 
 
-def run_worker(task, inputs, settings, *buffers, preview=None, rgb_dtype="float32"):
+def run_worker(task, inputs, settings, *buffers, preview=None, output_dtypes=None):
     """Run one request (:mod:`skycore.protocol`) in the user's skycore worker, which stays up
     between calls with the model loaded (started on first use, exits when idle).
 
@@ -118,7 +120,7 @@ def run_worker(task, inputs, settings, *buffers, preview=None, rgb_dtype="float3
             generation=str(os.stat(CONFIG_FILE).st_mtime_ns),
             on_progress=None if preview else show_progress,
             preview=preview,
-            rgb_dtype=rgb_dtype,
+            output_dtypes=output_dtypes,
         )
     except protocol.ReplyError as exc:
         if exc.kind is not None:
@@ -148,12 +150,12 @@ def layer_pixels(layer, babl_format):
     return buffer.get(rect, 1.0, babl_format, Gegl.AbyssPolicy.NONE)
 
 
-def crop_rows(data, width, x, y, crop_width, crop_height):
-    """Cut a rectangle out of a row-major float32 buffer ``width`` values wide."""
+def crop_rows(data, width, x, y, crop_width, crop_height, itemsize=2):
+    """Cut a rectangle out of a row-major buffer ``width`` values of ``itemsize`` wide."""
     view = memoryview(data)
-    row = crop_width * 4
+    row = crop_width * itemsize
     return b"".join(
-        view[((y + r) * width + x) * 4 : ((y + r) * width + x) * 4 + row]
+        view[((y + r) * width + x) * itemsize : ((y + r) * width + x) * itemsize + row]
         for r in range(crop_height)
     )
 
@@ -172,8 +174,8 @@ def channel_format(image):
     precision the conversion is exact (measured in tests/gimp).
     """
     if image.get_precision() == Gimp.Precision.U8_NON_LINEAR:
-        return RAW_MASK_FLOAT
-    return MASK_FLOAT
+        return RAW_MASK_U16
+    return MASK_U16
 
 
 def canvas_channel(image, layer, mask, name):
@@ -203,7 +205,7 @@ def apply_output(image, layer, mask, config):
     output = config.get_property("output")
     if output == "layer-mask":
         new_mask = layer.create_mask(Gimp.AddMaskType.WHITE)
-        write_mask(new_mask, 0, 0, layer.get_width(), layer.get_height(), mask)
+        write_mask(new_mask, 0, 0, layer.get_width(), layer.get_height(), mask, MASK_U16)
         if layer.get_mask() is not None:
             layer.remove_mask(Gimp.MaskApplyMode.DISCARD)
         layer.add_mask(new_mask)
@@ -462,8 +464,12 @@ def run_select_sky(procedure, run_mode, image, drawables, config, data):
         settings = task_settings(config, options.SELECT_SKY)
         pixels = layer_pixels(layer, babl_format)
         read_at = time.perf_counter()
-        result, outputs = run_worker("mask", [image_input], settings, pixels)
+        result, outputs = run_worker(
+            "mask", [image_input], settings, pixels, output_dtypes={"mask": "uint16"}
+        )
         del pixels
+        if result["outputs"][0]["dtype"] != "uint16":
+            raise SkyError("Sky Tools' engine is older than the plug-in: run install.py again.")
         worker_at = time.perf_counter()
         image.undo_group_start()
         try:
@@ -616,10 +622,11 @@ def run_replace_sky(procedure, run_mode, image, drawables, config, data):
         # The new layers come back in the image's own depth (8-bit: a quarter of the bytes).
         pixels = layer_pixels(layer, babl_format)
         read_at = time.perf_counter()
-        result, outputs = run_worker("replace", inputs, settings, pixels, sky, rgb_dtype=dtype)
+        layers = {"sky": dtype, "foreground": dtype}
+        result, outputs = run_worker("replace", inputs, settings, pixels, sky, output_dtypes=layers)
         del pixels
         worker_at = time.perf_counter()
-        if {o["dtype"] for o in result["outputs"] if o["channels"] == 3} != {dtype}:
+        if any(o["dtype"] != layers.get(o["name"], "float32") for o in result["outputs"]):
             raise SkyError("Sky Tools' engine is older than the plug-in: run install.py again.")
         image.undo_group_start()
         try:
