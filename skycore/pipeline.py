@@ -109,13 +109,7 @@ def select_sky(
         For an option out of range; the message names it.
     """
     settings = options.validate(options.SELECT_SKY, _arguments(locals(), options.SELECT_SKY))
-    mask = sky_mask(
-        image,
-        model=settings["model"],
-        refine_edges=settings["refine_edges"],
-        colour_density=settings["colour_density"],
-        probability=probability,
-    )
+    mask = sky_mask(image, **_mask_settings(settings), probability=probability)
     return maskops.adjust_mask(
         mask,
         shift_edge=settings["shift_edge"],
@@ -126,6 +120,11 @@ def select_sky(
 
 def _arguments(given: dict, table: tuple[options.Option, ...]) -> dict:
     return {entry.name: given[entry.name] for entry in table}
+
+
+def _mask_settings(settings: dict) -> dict:
+    """The options of :func:`sky_mask` among a task's checked settings."""
+    return {name: settings[name] for name in ("model", "refine_edges", "colour_density")}
 
 
 def _checked_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -206,13 +205,7 @@ def replace_sky(
     settings = options.validate(options.REPLACE_SKY, _arguments(locals(), options.REPLACE_SKY))
     image = as_rgb(photo)
     if mask is None:
-        mask = sky_mask(
-            image,
-            model=settings["model"],
-            refine_edges=settings["refine_edges"],
-            colour_density=settings["colour_density"],
-            probability=probability,
-        )
+        mask = sky_mask(image, **_mask_settings(settings), probability=probability)
     mask = _checked_mask(mask, image.shape[:2])
     sky_share = float(mask.mean(dtype=np.float64))
     if sky_share < MIN_SKY_SHARE:
