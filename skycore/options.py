@@ -4,8 +4,8 @@ Each task (``select_sky``, ``replace_sky``) has a table of :class:`Option` entri
 kind, default, range, unit, label and help. The core validates keyword arguments against it
 (:func:`validate`), the worker takes its defaults from it, the command line builds its
 arguments from it (:func:`add_arguments`) and the GIMP plug-in builds its procedure arguments
-and dialog from it (:func:`as_data`, read as plain data). Adding an option to a task is one
-entry here plus the code that uses it.
+and dialog from it (install.py copies this module beside the plug-in). Adding an option to a
+task is one entry here plus the code that uses it.
 
 Standard library only: the GIMP plug-in imports this module in GIMP's own Python.
 """
@@ -350,23 +350,3 @@ def add_arguments(parser: argparse.ArgumentParser, table: tuple[Option, ...]) ->
 def from_arguments(args: argparse.Namespace, table: tuple[Option, ...]) -> dict[str, object]:
     """The table's options from parsed arguments (as :func:`add_arguments` named them)."""
     return {entry.name: getattr(args, entry.name) for entry in table}
-
-
-def as_data(table: tuple[Option, ...]) -> list[dict]:
-    """The table as plain dicts (JSON-ready), for front ends that build their own widgets."""
-    return [
-        {
-            "name": entry.name,
-            "flag": entry.flag,
-            "kind": entry.kind,
-            "default": entry.default,
-            "label": entry.label,
-            "help": entry.help,
-            "group": entry.group,
-            "unit": entry.unit,
-            "low": entry.low,
-            "high": entry.high,
-            "choices": [list(c) for c in entry.choices],
-        }
-        for entry in table
-    ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import json
 import re
 import subprocess
 import sys
@@ -95,12 +94,6 @@ def test_the_command_line_offers_every_option_with_the_table_defaults(command, t
             changed[entry.name] = entry.high
     args = build_parser().parse_args(command + flags)
     assert options.from_arguments(args, table) == changed
-
-
-def test_the_plug_in_gets_the_tables_as_data():
-    data = options.as_data(options.REPLACE_SKY)
-    assert json.loads(json.dumps(data)) == data
-    assert [d["flag"] for d in data][:3] == ["scale", "offset-x", "offset-y"]
 
 
 def test_the_tables_import_with_the_standard_library_only():

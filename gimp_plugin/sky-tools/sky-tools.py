@@ -10,6 +10,7 @@ replacement. ``install.py`` writes ``sky-tools.json`` beside this file (the work
 the model folder).
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -335,23 +336,9 @@ class LivePreview:
         source = self.config.get_property("sky")
         key = (source, self.config.get_property("sky-file"), self.config.get_property("sky-layer"))
         if key not in self.skies:
-            pixels, width, height = sky_pixels(self.config)
-            # Gallery and file skies arrive as float; a preview needs far fewer of them.
-            image = Gimp.Image.new(width, height, Gimp.ImageBaseType.RGB)
-            try:
-                layer = Gimp.Layer.new(
-                    image, "sky", width, height, Gimp.ImageType.RGB_IMAGE, 100.0,
-                    Gimp.LayerMode.NORMAL,
-                )  # fmt: skip
-                image.insert_layer(layer, None, 0)
-                buffer = layer.get_buffer()
-                buffer.set(Gegl.Rectangle.new(0, 0, width, height), RGB_FLOAT, pixels)
-                buffer.flush()
-                self.skies[key] = scaled_pixels(
-                    layer, min(1.0, PREVIEW_SKY_SIDE / max(width, height))
-                )
-            finally:
-                image.delete()
+            with chosen_sky(self.config) as drawable:
+                longest = max(drawable.get_width(), drawable.get_height())
+                self.skies[key] = scaled_pixels(drawable, min(1.0, PREVIEW_SKY_SIDE / longest))
         return self.skies[key]
 
     def redraw(self, *_):
@@ -522,14 +509,17 @@ def gallery_skies():
     return skies
 
 
-def sky_pixels(config):
-    """The new sky's pixels (float R'G'B') and size, from the sky chosen in *Sky*."""
+@contextlib.contextmanager
+def chosen_sky(config):
+    """The drawable of the sky chosen in *New sky*: the chosen layer, or the gallery sky or
+    file loaded and flattened (deleted again when the block ends)."""
     source = config.get_property("sky")
     if source == "layer":
         drawable = config.get_property("sky-layer")
         if drawable is None:
             raise SkyError("Choose the layer to use as the new sky, or a sky from the list.")
-        return layer_pixels(drawable, RGB_FLOAT), drawable.get_width(), drawable.get_height()
+        yield drawable
+        return
     if source == "file":
         sky_file = config.get_property("sky-file")
         if sky_file is None:
@@ -547,10 +537,15 @@ def sky_pixels(config):
     if sky_image is None:
         raise SkyError(f"Cannot open the sky image {sky_file.get_parse_name()}.")
     try:
-        flat = sky_image.flatten()
-        return layer_pixels(flat, RGB_FLOAT), flat.get_width(), flat.get_height()
+        yield sky_image.flatten()
     finally:
         sky_image.delete()
+
+
+def sky_pixels(config):
+    """The new sky's pixels (float R'G'B') and size, from the sky chosen in *New sky*."""
+    with chosen_sky(config) as drawable:
+        return layer_pixels(drawable, RGB_FLOAT), drawable.get_width(), drawable.get_height()
 
 
 def new_layer(image, name, layer, pixels, babl_format):
