@@ -35,7 +35,7 @@ import numpy as np
 
 from . import options as option_tables
 from .errors import SkyCoreError
-from .image import as_float_rgb
+from .image import as_float_rgb, unit_scale
 from .inference import predict_probability
 from .pipeline import replace_sky, select_sky
 from .protocol import (
@@ -76,14 +76,16 @@ def read_request(stream: BinaryIO) -> tuple[dict, dict[str, np.ndarray]]:
 
 def _encoded(array: np.ndarray, dtype: str) -> bytes:
     """``array`` (float in ``[0, 1]``) as the bytes of ``dtype``."""
+    numpy_dtype = np.dtype(DTYPES[dtype][0])
     if dtype == "float32":
-        return np.ascontiguousarray(array, dtype="<f4").tobytes()
-    scale = 255 if dtype == "uint8" else 65535
-    return np.round(np.clip(array, 0, 1) * scale).astype(DTYPES[dtype][0]).tobytes()
+        return np.ascontiguousarray(array, dtype=numpy_dtype).tobytes()
+    scale = 1 / unit_scale(numpy_dtype)
+    return np.round(np.clip(array, 0, 1) * scale).astype(numpy_dtype).tobytes()
 
 
 def _send(stream: BinaryIO, message: dict, *arrays: np.ndarray) -> None:
-    dtypes = [spec["dtype"] for spec in message.get("outputs", [])] or ["float32"] * len(arrays)
+    """A reply line and its output arrays, each in the dtype its description gives."""
+    dtypes = [spec["dtype"] for spec in message.get("outputs", [])]
     buffers = [_encoded(a, d) for a, d in zip(arrays, dtypes, strict=True)]
     write_message(stream, message, *buffers)
 
