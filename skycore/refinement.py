@@ -25,7 +25,7 @@ GRID_CELLS = 160
 THRESHOLDS = (0.4, 0.6)
 
 #: The paper's and the original C++'s thresholds, kept by cpp-compatible mode.
-SEED_THRESHOLDS = (0.3, 0.5)
+CPP_THRESHOLDS = (0.3, 0.5)
 
 
 def _round(value: float) -> int:
@@ -339,8 +339,8 @@ def refine(
     """
     image = as_rgb(image)
     if cpp_compatible:
-        low = SEED_THRESHOLDS[0] if low is None else low
-        high = SEED_THRESHOLDS[1] if high is None else high
+        low = CPP_THRESHOLDS[0] if low is None else low
+        high = CPP_THRESHOLDS[1] if high is None else high
         height, width = image.shape[:2]
         full_probability = _probability_at(probability, height, width)
         confidence = confidence_from_probability(
