@@ -1,7 +1,8 @@
-"""skycore: sky masks and sky replacement for photos.
+"""skycore: sky masks, sky replacement and sky enhancement for photos.
 
 Predict a sky probability with an ONNX model, refine it at full resolution with the
-confidence-weighted guided filter of Liba et al. (arXiv 2006.10172), and replace skies.
+confidence-weighted guided filter of Liba et al. (arXiv 2006.10172), replace skies, and
+enhance a low-light photo's own sky as that paper does.
 All functions take and return numpy arrays; see the README for the command line.
 
 The public names are imported on first use (PEP 562, as scikit-image does), so the modules
@@ -31,6 +32,7 @@ _LAZY = {
     "sky_mask": "pipeline",
     "select_sky": "pipeline",
     "replace_sky": "pipeline",
+    "enhance_sky": "enhance",
     "confidence_from_probability": "refinement",
     "refine": "refinement",
 }
@@ -40,6 +42,7 @@ _SUBMODULES = (
     "cli",
     "density",
     "download",
+    "enhance",
     "errors",
     "image",
     "inference",

@@ -1,11 +1,11 @@
 """The option tables: every option of every task, declared once.
 
-Each task (``select_sky``, ``replace_sky``) has a table of :class:`Option` entries: name,
-kind, default, range, unit, label and help. The core validates keyword arguments against it
-(:func:`validate`), the worker takes its defaults from it, the command line builds its
-arguments from it (:func:`add_arguments`) and the GIMP plug-in builds its procedure arguments
-and dialog from it (install.py copies this module beside the plug-in). Adding an option to a
-task is one entry here plus the code that uses it.
+Each task (``select_sky``, ``replace_sky``, ``enhance_sky``) has a table of :class:`Option`
+entries: name, kind, default, range, unit, label and help. The core validates keyword
+arguments against it (:func:`validate`), the worker takes its defaults from it, the command
+line builds its arguments from it (:func:`add_arguments`) and the GIMP plug-in builds its
+procedure arguments and dialog from it (install.py copies this module beside the plug-in).
+Adding an option to a task is one entry here plus the code that uses it.
 
 Standard library only: the GIMP plug-in imports this module in GIMP's own Python.
 """
@@ -248,20 +248,60 @@ REPLACE_SKY = (
     _COLOUR_DENSITY,
 )
 
+
+def _strength(name: str, label: str, help_text: str, high: float = 2.0) -> Option:
+    return Option(
+        name, "float", 1.0, label, help_text, "Corrections", unit="x measured", low=0.0, high=high
+    )
+
+
+ENHANCE_SKY = (
+    _strength(
+        "denoise",
+        "_Noise reduction (x measured)",
+        "Noise reduction in the sky, as a multiple of the noise measured there; 0 = off",
+    ),
+    _strength(
+        "white_balance",
+        "White _balance (x measured)",
+        "Remove this share of the colour cast measured in the sky (city light's orange, a "
+        "green tint); 0 = keep the sky's colour",
+        high=1.0,
+    ),
+    _strength(
+        "brightness",
+        "Bri_ghtness (x measured)",
+        "At night, darken a sky brighter than the scene by this multiple of the measured "
+        "amount; 0 = keep its brightness",
+    ),
+    _strength(
+        "contrast",
+        "Contr_ast (x measured)",
+        "At night, raise a flat sky's contrast by this multiple of the measured amount; "
+        "0 = keep it",
+    ),
+    _SHIFT_EDGE,
+    _FEATHER,
+    _MODEL,
+    _REFINE_EDGES,
+    _COLOUR_DENSITY,
+)
+
 #: The option tables by task name (the worker protocol's task names).
-TASKS = {"mask": SELECT_SKY, "replace": REPLACE_SKY}
-
-_BY_NAME = {option.name: option for table in TASKS.values() for option in table}
+TASKS = {"mask": SELECT_SKY, "replace": REPLACE_SKY, "enhance": ENHANCE_SKY}
 
 
-def option(name: str) -> Option:
-    """The option called ``name`` (the same option in every table that has it)."""
-    return _BY_NAME[name]
+def option(table: tuple[Option, ...], name: str) -> Option:
+    """The option called ``name`` in ``table``."""
+    for entry in table:
+        if entry.name == name:
+            return entry
+    raise KeyError(f"no option {name!r} in this table")
 
 
-def check(name: str, value: object) -> object:
-    """Check one value against its option; see :meth:`Option.check`."""
-    return _BY_NAME[name].check(value)
+def check(table: tuple[Option, ...], name: str, value: object) -> object:
+    """Check one value against its option in ``table``; see :meth:`Option.check`."""
+    return option(table, name).check(value)
 
 
 def defaults(table: tuple[Option, ...]) -> dict[str, object]:

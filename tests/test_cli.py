@@ -69,7 +69,7 @@ def test_version_without_onnxruntime():
 def test_help_lists_subcommands(capsys):
     status, out, _ = _run(capsys, "--help")
     assert status == 0
-    for name in ("mask", "refine", "replace", "models"):
+    for name in ("mask", "refine", "replace", "enhance", "models"):
         assert f"    {name} " in out
 
 

@@ -9,12 +9,13 @@ import sys
 
 import pytest
 
-from skycore import options, pipeline
+from skycore import enhance, options, pipeline
 from skycore.cli import build_parser
 
 TABLES = {
     "mask": (options.SELECT_SKY, pipeline.select_sky),
     "replace": (options.REPLACE_SKY, pipeline.replace_sky),
+    "enhance": (options.ENHANCE_SKY, enhance.enhance_sky),
 }
 
 
@@ -40,7 +41,7 @@ def test_every_option_is_declared_once_with_its_range(task):
             assert entry.low <= entry.default <= entry.high, entry.name
         if entry.kind == "choice":
             assert entry.default in [value for value, _, _ in entry.choices]
-        assert options.check(entry.name, entry.default) == entry.default
+        assert options.check(table, entry.name, entry.default) == entry.default
 
 
 @pytest.mark.parametrize("task", TABLES)
@@ -74,6 +75,7 @@ def test_validate_fills_defaults_and_names_bad_options():
     [
         (["mask", "p.jpg", "-o", "out"], "mask"),
         (["replace", "p.jpg", "--sky", "s.jpg", "-o", "r.jpg"], "replace"),
+        (["enhance", "p.jpg", "-o", "out"], "enhance"),
     ],  # fmt: skip
 )
 def test_the_command_line_offers_every_option_with_the_table_defaults(command, task):

@@ -16,14 +16,14 @@ from .. import __version__
 from ..errors import SkyCoreError
 
 #: Subcommand modules, in the order ``skycore --help`` lists them.
-SUBCOMMANDS = ("mask", "refine", "replace", "models")
+SUBCOMMANDS = ("mask", "refine", "replace", "enhance", "models")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every available subcommand registered."""
     parser = argparse.ArgumentParser(
         prog="skycore",
-        description="Sky masks and sky replacement for photos.",
+        description="Sky masks, sky replacement and sky enhancement for photos.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 
+from .. import options
 from ..errors import SkyCoreError
 
 #: Work on one photo: ``work(photo, output)`` returns why it failed, or None.
@@ -56,6 +57,37 @@ def plan_outputs(
         else:
             todo.append((photo, output))
     return todo, skipped
+
+
+def checked_settings(args, table: tuple, *, need_model: bool = True) -> dict:
+    """The task's options from the parsed arguments, checked; the model found and verified
+    (a tampered model stops the run before any photo) when ``need_model``."""
+    from ..registry import find_model
+    from ..sessions import verify_model
+
+    try:
+        settings = options.validate(table, options.from_arguments(args, table))
+    except ValueError as exc:
+        raise SkyCoreError(str(exc)) from None
+    if need_model:
+        settings["model"] = find_model(settings["model"])
+        verify_model(settings["model"])
+    return settings
+
+
+def check_not_input(output: Path, *inputs: Path | None) -> None:
+    """Refuse to write over an input file."""
+    for path in inputs:
+        if path is not None and output.exists() and path.exists() and output.samefile(path):
+            raise SkyCoreError(f"{output} is an input file; choose another output")
+
+
+def mask_file(masks: Path | None, photo: Path) -> Path | None:
+    """The mask to use for ``photo``: ``masks`` itself if it is a file, else
+    ``masks/<photo name>.png`` (as ``skycore mask`` names them); None without ``--mask``."""
+    if masks is None:
+        return None
+    return masks if masks.is_file() else masks / f"{photo.stem}.png"
 
 
 def make_folder(folder: Path) -> None:

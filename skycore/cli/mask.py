@@ -33,7 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--jobs",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         metavar="N",
         help="photos processed in parallel (default 1, which already uses "
@@ -47,7 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -77,16 +77,7 @@ def mask_photo(photo: Path, output: Path, settings: dict, bits: int = 8) -> str 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``skycore mask``; return 0, or 1 if any photo failed."""
-    from ..registry import find_model
-    from ..sessions import verify_model
-
-    settings = options.from_arguments(args, options.SELECT_SKY)
-    try:
-        settings = options.validate(options.SELECT_SKY, settings)
-    except ValueError as exc:
-        raise SkyCoreError(str(exc)) from None
-    settings["model"] = find_model(settings["model"])
-    verify_model(settings["model"])  # a tampered model stops the run before any photo
+    settings = batch.checked_settings(args, options.SELECT_SKY)
     batch.make_folder(args.output)
     todo, skipped = batch.plan_outputs(
         args.photos, args.output, ".png", overwrite=args.overwrite, noun="mask"

@@ -87,19 +87,14 @@ class _Replacer:
         self.quality, self.save_mask = quality, save_mask
         self.largest_upscale = 1.0
 
-    def mask_of(self, photo: Path) -> Path | None:
-        if self.masks is None:
-            return None
-        return self.masks if self.masks.is_file() else self.masks / f"{photo.stem}.png"
-
     def __call__(self, photo: Path, output: Path) -> str | None:
         from .. import read_image, replace_sky, write_mask
         from ..image import read_probability, write_image
 
         try:
-            _check_not_input(output, photo)
+            batch.check_not_input(output, photo)
             image = read_image(photo)
-            mask_file = self.mask_of(photo)
+            mask_file = batch.mask_file(self.masks, photo)
             mask = read_probability(mask_file) if mask_file else None
             result = replace_sky(image, self.sky, mask, **self.settings)
             write_image(
@@ -116,30 +111,9 @@ class _Replacer:
         return None
 
 
-def _photos_in(folder: Path) -> list[Path]:
+def photos_in(folder: Path) -> list[Path]:
+    """The photos of a folder (by :data:`PHOTO_SUFFIXES`), sorted."""
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
-
-
-def _check_not_input(output: Path, *inputs: Path) -> None:
-    for path in inputs:
-        if path is not None and output.exists() and path.exists() and output.samefile(path):
-            raise SkyCoreError(f"{output} is an input file; choose another output")
-
-
-def _settings(args: argparse.Namespace, *, need_model: bool) -> dict:
-    from ..registry import find_model
-    from ..sessions import verify_model
-
-    try:
-        settings = options.validate(
-            options.REPLACE_SKY, options.from_arguments(args, options.REPLACE_SKY)
-        )
-    except ValueError as exc:
-        raise SkyCoreError(str(exc)) from None
-    if need_model:
-        settings["model"] = find_model(settings["model"])
-        verify_model(settings["model"])  # a tampered model stops the run before any photo
-    return settings
 
 
 def run(args: argparse.Namespace) -> int:
@@ -153,10 +127,10 @@ def run(args: argparse.Namespace) -> int:
         raise SkyCoreError(f"--mask {args.mask} is a folder; give the mask file of {args.photo}")
     if args.output.is_dir():
         raise SkyCoreError(f"{args.output} is a folder; give a file name such as result.jpg")
-    _check_not_input(args.output, args.photo, args.sky, args.mask)
+    batch.check_not_input(args.output, args.photo, args.sky, args.mask)
     replacer = _Replacer(
         sky,
-        _settings(args, need_model=args.mask is None),
+        batch.checked_settings(args, options.REPLACE_SKY, need_model=args.mask is None),
         masks=args.mask,
         quality=args.quality,
         save_mask=args.save_mask,
@@ -181,7 +155,7 @@ def _note_upscale(upscale: float) -> None:
 
 
 def _run_folder(args: argparse.Namespace, sky) -> int:
-    photos = _photos_in(args.photo)
+    photos = photos_in(args.photo)
     if not photos:
         raise SkyCoreError(f"{args.photo} holds no photos ({', '.join(PHOTO_SUFFIXES)})")
     if args.mask is not None and not args.mask.is_dir():
@@ -192,7 +166,9 @@ def _run_folder(args: argparse.Namespace, sky) -> int:
     batch.make_folder(args.output)
     replacer = _Replacer(
         sky,
-        _settings(args, need_model=args.mask is None and bool(todo)),
+        batch.checked_settings(
+            args, options.REPLACE_SKY, need_model=args.mask is None and bool(todo)
+        ),
         masks=args.mask,
         quality=args.quality,
         save_mask=args.save_mask,

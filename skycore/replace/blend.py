@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import maskops
 from ..image import as_float_rgb, shrink_to_side
-from ..options import check
+from ..options import REPLACE_SKY, check
 
 #: Colours are propagated (old sky into the edge, foreground into the edge) at this many
 #: pixels on the long side; a cell is then a few pixels wide even at 24 MP.
@@ -52,8 +52,8 @@ def foreground_alpha(
     ndarray
         float32 ``HxW`` in ``[0, 1]``, 1 = foreground.
     """
-    check("shift_edge", shift_edge)
-    check("feather", feather)
+    check(REPLACE_SKY, "shift_edge", shift_edge)
+    check(REPLACE_SKY, "feather", feather)
     edited = maskops.adjust_mask(mask, shift_edge=shift_edge, feather=feather)
     return maskops.invert(edited)
 

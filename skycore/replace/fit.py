@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import ImageError
 from ..image import as_float_rgb, shrink_to_side
-from ..options import check
+from ..options import REPLACE_SKY, check
 
 #: Smallest sky image accepted, in pixels on either side.
 MIN_SKY_SIDE = 16
@@ -123,8 +123,8 @@ def place_sky(
 ) -> SkyPlacement:
     """Decide where a sky image of ``sky_size = (width, height)`` goes; see :func:`fit_sky`."""
     for name, value in (("scale", scale), ("offset_x", offset_x), ("offset_y", offset_y)):
-        check(name, value)
-    check("anchor", anchor)
+        check(REPLACE_SKY, name, value)
+    check(REPLACE_SKY, "anchor", anchor)
     sky_w, sky_h = sky_size
     if min(sky_h, sky_w) < MIN_SKY_SIDE:
         raise ImageError(

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from ..image import as_float_rgb, shrink_to_side
-from ..options import check
+from ..options import REPLACE_SKY, check
 from .blend import fill_from
 
 #: Statistics are measured at this many pixels on the long side.
@@ -188,7 +188,7 @@ def plan_adjustment(
         ("temperature", temperature),
         ("lighting", lighting),
     ):
-        check(name, value)
+        check(REPLACE_SKY, name, value)
     photo_small = shrink_to_side(photo, STATS_SIDE)
     mask_small = shrink_to_side(mask, STATS_SIDE)
     sky_small = shrink_to_side(new_sky, STATS_SIDE)
