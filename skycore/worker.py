@@ -5,7 +5,9 @@ runs this module in the environment ``install.py`` made and talks to it in the p
 :mod:`skycore.protocol`, with raw pixel buffers (no lossy files). Task ``"mask"`` runs
 :func:`skycore.pipeline.select_sky` on input ``image`` and answers with output ``mask``;
 task ``"replace"`` runs :func:`skycore.pipeline.replace_sky` on inputs ``image`` and ``sky``
-and answers with outputs ``sky``, ``alpha`` and ``foreground`` (the layers, no composite).
+and answers with outputs ``sky``, ``alpha`` and ``foreground`` (the layers, no composite);
+task ``"enhance"`` runs :func:`skycore.enhance.enhance_sky` on input ``image`` and answers
+with outputs ``sky`` and ``alpha``.
 Options and their defaults are those of :mod:`skycore.options`.
 
 ``python -m skycore.worker --daemon SOCKET`` stays up instead and answers one request per
@@ -35,7 +37,8 @@ import numpy as np
 
 from . import options as option_tables
 from .errors import SkyCoreError
-from .image import as_float_rgb, unit_scale
+from .enhance import enhance_sky
+from .image import as_float_rgb, to_unit_float, unit_scale
 from .inference import predict_probability
 from .pipeline import replace_sky, select_sky
 from .protocol import (
@@ -75,8 +78,11 @@ def read_request(stream: BinaryIO) -> tuple[dict, dict[str, np.ndarray]]:
 
 
 def _encoded(array: np.ndarray, dtype: str) -> bytes:
-    """``array`` (float in ``[0, 1]``) as the bytes of ``dtype``."""
+    """``array`` (float in ``[0, 1]``, or already of ``dtype``) as the bytes of ``dtype``."""
     numpy_dtype = np.dtype(DTYPES[dtype][0])
+    if array.dtype == numpy_dtype:
+        return np.ascontiguousarray(array).tobytes()
+    array = to_unit_float(array)
     if dtype == "float32":
         return np.ascontiguousarray(array, dtype=numpy_dtype).tobytes()
     scale = 1 / unit_scale(numpy_dtype)
@@ -210,7 +216,41 @@ def run_replace(header: dict, inputs: dict[str, np.ndarray], out: BinaryIO) -> N
     _send(out, {"status": "ok", "outputs": outputs, "info": info}, *layers.values())
 
 
-_RUNNERS = {"mask": run_mask, "replace": run_replace}
+def run_enhance(header: dict, inputs: dict[str, np.ndarray], out: BinaryIO) -> None:
+    """Answer an ``enhance`` request: the enhanced sky and where it applies, or with
+    ``"preview"`` the enhanced photo.
+
+    Outputs: ``sky`` (the photo with its sky enhanced, ``HxWx3``) and ``alpha`` (where the
+    enhancement applies, ``HxW``); see :class:`skycore.enhance.SkyEnhancement`.
+    """
+    if "image" not in inputs:
+        raise RequestError("an enhance request needs an input named 'image'")
+    preview = _preview_spec(header, inputs)
+    settings = _settings(header, "enhance")
+    settings, info = _load_model(settings, out)
+    _send(out, {"progress": 0.2, "message": "Finding and enhancing the sky"})
+    mark = time.perf_counter()
+    if preview is not None:
+        settings["probability"] = _preview_probability(inputs["image"], settings["model"])
+    result = enhance_sky(inputs["image"], **settings, composite=preview is not None)
+    measured = result.measured
+    info |= {
+        "enhance_s": _since(mark),
+        "sky_fraction": float(result.alpha.mean()),
+        "noise": measured.noise,
+        "cast": measured.cast,
+        "night": measured.night,
+    }
+    if preview is not None:
+        image = result.image if result.image.ndim == 3 else result.image[..., None]
+        _send_preview(out, as_float_rgb(image), preview["channels"], info)
+        return
+    layers = {"sky": result.sky, "alpha": result.alpha}
+    outputs = [_output(header, name, array) for name, array in layers.items()]
+    _send(out, {"status": "ok", "outputs": outputs, "info": info}, *layers.values())
+
+
+_RUNNERS = {"mask": run_mask, "replace": run_replace, "enhance": run_enhance}
 
 
 def serve(stdin: BinaryIO, stdout: BinaryIO) -> int:

@@ -186,6 +186,24 @@ def test_worker_replace_reports_bad_options_and_missing_sky():
     assert result["message"] == "a replace request needs inputs named 'image' and 'sky'"
 
 
+def test_worker_enhance_returns_the_layers_of_enhance_sky():
+    from skycore.enhance import enhance_sky
+
+    photo = small_photo("skyopt_200714_orig.jpg", width=300)
+    height, width, _ = photo.shape
+    header = mask_request(photo, white_balance=0.5, feather=2.0)
+    header["task"] = "enhance"
+    progress, result, outputs = call_worker(header, photo)
+    assert result["status"] == "ok", result
+    assert progress[-1]["message"] == "Finding and enhancing the sky"
+    mask = skycore.sky_mask(photo, model=str(MODEL))
+    expected = enhance_sky(photo, mask, white_balance=0.5, feather=2.0)
+    for name in ("sky", "alpha"):
+        np.testing.assert_allclose(outputs[name], getattr(expected, name), atol=1e-5)
+    assert result["info"]["cast"] == list(expected.measured.cast)
+    assert result["info"]["night"] == 1.0
+
+
 def _daemon_pids(path):
     """Pids of worker daemons serving ``path``."""
     done = subprocess.run(["pgrep", "-f", f"skycore.worker --daemon {path}"], capture_output=True)

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""GIMP 3 plug-in on top of skycore: Select > Sky... (plug-in-select-sky) and
-Filters > Light and Shadow > Replace Sky... (plug-in-replace-sky).
+"""GIMP 3 plug-in on top of skycore: Select > Sky... (plug-in-select-sky),
+Filters > Light and Shadow > Replace Sky... (plug-in-replace-sky) and
+Filters > Enhance > Enhance Sky... (plug-in-enhance-sky).
 
 The plug-in only moves pixels between GIMP and skycore and maps options: it reads layers
 through GEGL with explicit babl formats, hands the raw buffers to ``python -m skycore.worker``
 in the environment install.py made (GIMP's own Python need not have numpy or onnxruntime), and
 writes what comes back as a selection, a layer mask or a channel, or as the layers of a sky
-replacement. ``install.py`` writes ``sky-tools.json`` beside this file (the worker's Python and
-the model folder).
+replacement or enhancement. ``install.py`` writes ``sky-tools.json`` beside this file (the
+worker's Python and the model folder).
 """
 
 import contextlib
@@ -33,6 +34,7 @@ from skycore import options, protocol, registry  # noqa: E402
 
 SELECT_SKY = "plug-in-select-sky"
 REPLACE_SKY = "plug-in-replace-sky"
+ENHANCE_SKY = "plug-in-enhance-sky"
 CONFIG_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sky-tools.json")
 RGB_FLOAT = "R'G'B' float"
 #: How layer pixels are sent to the worker, by image precision: 8- and 16-bit as they are
@@ -272,6 +274,7 @@ def only_when(dialog, field, choice_field, nick):
 SECTIONS = {
     SELECT_SKY: (("Output", ["output", "operation", "replace-mask"]),),
     REPLACE_SKY: (("Sky", ["sky", "sky-file", "sky-layer"]),),
+    ENHANCE_SKY: (),
 }
 SENSITIVITY = {
     SELECT_SKY: (
@@ -279,8 +282,13 @@ SENSITIVITY = {
         ("replace-mask", "output", "layer-mask"),
     ),
     REPLACE_SKY: (("sky-file", "sky", "file"), ("sky-layer", "sky", "layer")),
+    ENHANCE_SKY: (),
 }
-TABLES = {SELECT_SKY: options.SELECT_SKY, REPLACE_SKY: options.REPLACE_SKY}
+TABLES = {
+    SELECT_SKY: options.SELECT_SKY,
+    REPLACE_SKY: options.REPLACE_SKY,
+    ENHANCE_SKY: options.ENHANCE_SKY,
+}
 
 
 def dialog_sections(name):
@@ -295,7 +303,7 @@ def dialog_sections(name):
 PREVIEW_SIDE = 480
 #: Gallery and file skies are sent for a preview at most this many pixels wide.
 PREVIEW_SKY_SIDE = 960
-TASKS = {SELECT_SKY: "mask", REPLACE_SKY: "replace"}
+TASKS = {SELECT_SKY: "mask", REPLACE_SKY: "replace", ENHANCE_SKY: "enhance"}
 
 
 def scaled_pixels(drawable, scale, babl_format="R'G'B' u8"):
@@ -309,7 +317,8 @@ def scaled_pixels(drawable, scale, babl_format="R'G'B' u8"):
 
 class LivePreview:
     """The dialog's preview: the layer at preview size with the sky found and tinted (Select
-    Sky) or replaced (Replace Sky), redrawn whenever an option changes.
+    Sky), replaced (Replace Sky) or enhanced (Enhance Sky), redrawn whenever an option
+    changes.
 
     The worker that stays up between calls does the work at preview size and keeps the
     model's probability of the preview image, so a dialog runs the model once.
@@ -642,6 +651,55 @@ def run_replace_sky(procedure, run_mode, image, drawables, config, data):
     return run_task(procedure, run_mode, image, drawables, config, REPLACE_SKY, "Replace Sky", work)
 
 
+def build_enhancement(image, layer, outputs, babl_format):
+    """The editable result of Enhance Sky, above ``layer``; returns the group.
+
+    Sky Enhancement (group: its opacity sets how much of the enhancement shows)
+        Enhanced sky (the layer's pixels with the sky enhanced, its mask = where it applies)
+    """
+    _, offset_x, offset_y = layer.get_offsets()
+    group = perceptual(Gimp.GroupLayer.new(image, "Sky Enhancement"))
+    image.insert_layer(group, layer.get_parent(), image.get_item_position(layer))
+    enhanced = perceptual(new_layer(image, "Enhanced sky", layer, outputs["sky"], babl_format))
+    mask = enhanced.create_mask(Gimp.AddMaskType.WHITE)
+    write_mask(mask, 0, 0, layer.get_width(), layer.get_height(), outputs["alpha"])
+    enhanced.add_mask(mask)
+    image.insert_layer(enhanced, group, 0)
+    enhanced.set_offsets(offset_x, offset_y)
+    return group
+
+
+def run_enhance_sky(procedure, run_mode, image, drawables, config, data):
+    def work(layer):
+        started = time.perf_counter()
+        width, height = layer.get_width(), layer.get_height()
+        babl_format, dtype = pixel_format(image)
+        inputs = [protocol.buffer_spec("image", width, height, 3, dtype)]
+        settings = task_settings(config, options.ENHANCE_SKY)
+        pixels = layer_pixels(layer, babl_format)
+        read_at = time.perf_counter()
+        layers = {"sky": dtype}
+        result, outputs = run_worker("enhance", inputs, settings, pixels, output_dtypes=layers)
+        del pixels
+        worker_at = time.perf_counter()
+        image.undo_group_start()
+        try:
+            group = build_enhancement(image, layer, outputs, babl_format)
+        finally:
+            image.undo_group_end()
+        timing = {
+            "task": "enhance",
+            "read_s": read_at - started,
+            "worker_s": worker_at - read_at,
+            "write_s": time.perf_counter() - worker_at,
+            **result["info"],
+        }
+        print(f"{TIMING_PREFIX}{json.dumps(timing)}", file=sys.stderr)
+        return [GObject.Value(Gimp.Layer, group)]
+
+    return run_task(procedure, run_mode, image, drawables, config, ENHANCE_SKY, "Enhance Sky", work)
+
+
 def choice(entries):
     options = Gimp.Choice.new()
     for index, (nick, label, help_text) in enumerate(entries):
@@ -746,9 +804,30 @@ def define_replace_sky(procedure, flags):
     )
 
 
+def define_enhance_sky(procedure, flags):
+    procedure.set_menu_label("Enhance S_ky...")
+    procedure.add_menu_path("<Image>/Filters/Enhance")
+    procedure.set_documentation(
+        "Enhance the sky of a low-light photo",
+        "Finds the sky in the selected layer and processes it on its own, as the camera "
+        "pipeline of Liba et al. (2020) does: noise reduction set by the noise measured in "
+        "the sky, the colour cast of city light removed, and at night a sky brighter than "
+        "the scene toned down and a flat one given contrast. Each correction is measured "
+        '(1 = as measured, 0 = off). The result is an editable "Sky Enhancement" group '
+        "above the layer: the enhanced layer with a layer mask of the sky; lower the group's "
+        "opacity for less. The preview follows every option. The layer itself is not "
+        "changed, and one undo step undoes it all.",
+        ENHANCE_SKY,
+    )
+    add_option_arguments(procedure, options.ENHANCE_SKY, flags)
+    procedure.add_layer_return_value(
+        "group", "Group", 'The new "Sky Enhancement" layer group', False, flags
+    )
+
+
 class SkyTools(Gimp.PlugIn):
     def do_query_procedures(self):
-        return [SELECT_SKY, REPLACE_SKY]
+        return [SELECT_SKY, REPLACE_SKY, ENHANCE_SKY]
 
     def do_set_i18n(self, name):
         return False
@@ -757,6 +836,7 @@ class SkyTools(Gimp.PlugIn):
         run, define = {
             SELECT_SKY: (run_select_sky, define_select_sky),
             REPLACE_SKY: (run_replace_sky, define_replace_sky),
+            ENHANCE_SKY: (run_enhance_sky, define_enhance_sky),
         }[name]
         procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run, None)
         procedure.set_image_types("RGB*, GRAY*")

@@ -1,4 +1,4 @@
-"""Both dialogs in the real GIMP 3 GUI (gimp-gui-shot on Xvfb): they open with their live
+"""The dialogs in the real GIMP 3 GUI (gimp-gui-shot on Xvfb): they open with their live
 preview, GIMP reports no duplicate mnemonic and no sensitivity rule it could not set, the
 preview follows an option changed by its mnemonic, and Cancel leaves the image as it was."""
 
@@ -14,13 +14,20 @@ from harness import MODEL, REPO, SHARED, Gimp, unavailable_reason
 from PIL import Image
 
 GUI_SHOT = SHARED / "tools" / "gimp3" / "gimp-gui-shot"
-PROCEDURES = ("plug-in-select-sky", "plug-in-replace-sky")
+PROCEDURES = ("plug-in-select-sky", "plug-in-replace-sky", "plug-in-enhance-sky")
+#: The photo each dialog opens on: the README's sample, and for Enhance Sky a night photo
+#: with an orange sky (google/sky-optimization, Apache-2.0).
+PHOTOS = {
+    "plug-in-select-sky": REPO / "samples" / "aitzgorri.jpg",
+    "plug-in-replace-sky": REPO / "samples" / "aitzgorri.jpg",
+    "plug-in-enhance-sky": SHARED / "data" / "photos" / "skyopt_200714_orig.jpg",
+}
 
 
 def shoot(plugin_dir: Path, procedure: str, out: Path, edit: str) -> subprocess.CompletedProcess:
-    """Open ``procedure``'s dialog on the README's sample photo, type ``edit``, cancel."""
+    """Open ``procedure``'s dialog on its photo, type ``edit``, cancel."""
     command = [
-        GUI_SHOT, "run", "--plugin-dir", plugin_dir, "--image", REPO / "samples" / "aitzgorri.jpg",
+        GUI_SHOT, "run", "--plugin-dir", plugin_dir, "--image", PHOTOS[procedure],
         "--proc", procedure, "--out", out, "--no-menu", "--wait", "4", "--timeout", "240",
         "--edit", edit, "--keys", "Escape",
     ]  # fmt: skip
@@ -52,8 +59,13 @@ def changed_pixels(first: Path, second: Path) -> int:
 
 
 #: Keys that change what the preview shows: Invert (Select Sky); Match amount 0.5 -> 0, the
-#: foreground keeps its own light (Replace Sky).
-EDITS = {"plug-in-select-sky": "alt+v", "plug-in-replace-sky": "alt+m ctrl+a 0 Tab"}
+#: foreground keeps its own light (Replace Sky); White balance 1 -> 0, the sky turns orange
+#: again (Enhance Sky).
+EDITS = {
+    "plug-in-select-sky": "alt+v",
+    "plug-in-replace-sky": "alt+m ctrl+a 0 Tab",
+    "plug-in-enhance-sky": "alt+b ctrl+a 0 Tab",
+}
 
 
 @pytest.mark.parametrize("procedure", PROCEDURES)

@@ -13,7 +13,7 @@ DUMP = """
 import json, os
 pdb = Gimp.get_pdb()
 found = {}
-for name in ("plug-in-select-sky", "plug-in-replace-sky"):
+for name in ("plug-in-select-sky", "plug-in-replace-sky", "plug-in-enhance-sky"):
     arguments = {}
     for spec in pdb.lookup_procedure(name).get_arguments():
         entry = {"type": type(spec).__name__}
@@ -29,7 +29,11 @@ with open(os.environ["SKY_TEST_OUT"], "w") as fh:
     json.dump(found, fh)
 """
 
-PROCEDURES = {"plug-in-select-sky": options.SELECT_SKY, "plug-in-replace-sky": options.REPLACE_SKY}
+PROCEDURES = {
+    "plug-in-select-sky": options.SELECT_SKY,
+    "plug-in-replace-sky": options.REPLACE_SKY,
+    "plug-in-enhance-sky": options.ENHANCE_SKY,
+}
 
 
 @pytest.fixture(scope="module")

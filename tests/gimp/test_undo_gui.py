@@ -1,5 +1,5 @@
-"""One Ctrl+Z in the GIMP 3 GUI undoes a whole Select Sky run (each output mode) and a whole
-Replace Sky run.
+"""One Ctrl+Z in the GIMP 3 GUI undoes a whole Select Sky run (each output mode), a whole
+Replace Sky run and a whole Enhance Sky run.
 
 GIMP's PDB offers no undo, so this runs the real GUI on Xvfb (gimp-gui-shot's rootfs) and
 presses Ctrl+Z in the image window between runs (undo_gui.sh, undo_gui_batch.py).
@@ -46,7 +46,9 @@ def undo_results(tmp_path_factory) -> dict:
     return json.loads((work / "results.json").read_text())
 
 
-@pytest.mark.parametrize("name", ["selection_add", "layer_mask", "channel", "replace_sky"])
+@pytest.mark.parametrize(
+    "name", ["selection_add", "layer_mask", "channel", "replace_sky", "enhance_sky"]
+)
 def test_one_undo_restores_the_image(undo_results, name):
     record = undo_results[name]
     assert record["status"] == "success"

@@ -1,6 +1,7 @@
 # Batch code for undo_gui.sh, run by the GIMP 3 GUI after it opened the photo (python-fu-eval
 # has imported Gimp, Gegl, Gio, GLib and GObject: hence the noqa). For each output mode it
-# records the image's state, runs plug-in-select-sky (then plug-in-replace-sky), records it
+# records the image's state, runs plug-in-select-sky (then plug-in-replace-sky and
+# plug-in-enhance-sky), records it
 # again, asks the driver for one Ctrl+Z and records the state after it.
 # ruff: noqa: F821
 import hashlib
@@ -54,6 +55,7 @@ for number, (name, procedure, options) in enumerate(
         ("layer_mask", "plug-in-select-sky", {"output": "layer-mask", "shift-edge": 4}),
         ("channel", "plug-in-select-sky", {"output": "channel", "invert": True}),
         ("replace_sky", "plug-in-replace-sky", {"sky-file": SKY_FILE}),
+        ("enhance_sky", "plug-in-enhance-sky", {"feather": 2.0}),
     ],
     start=1,
 ):
