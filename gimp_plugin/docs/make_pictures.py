@@ -87,7 +87,7 @@ def _longest_run(indices: np.ndarray) -> np.ndarray:
 
 
 def dialog_pictures(work: Path) -> int:
-    """Screenshot both dialogs and keep the part of the screen each dialog covers."""
+    """Screenshot the dialogs and keep the part of the screen each dialog covers."""
     gimp = Gimp("gui", work)
     gimp.ensure()
     plugins = gimp.gimp_dir / "plug-ins"
@@ -99,22 +99,36 @@ def dialog_pictures(work: Path) -> int:
     if done.returncode != 0:
         print(done.stderr.decode()[-3000:], file=sys.stderr)
         return 1
-    for procedure in ("plug-in-select-sky", "plug-in-replace-sky"):
+    # Enhance Sky on a night photo with an orange sky (google/sky-optimization, Apache-2.0).
+    night = SHARED / "data" / "photos" / "skyopt_200714_orig.jpg"
+    for procedure, photo in (
+        ("plug-in-select-sky", PHOTOS / PAIRS[0][0]),
+        ("plug-in-replace-sky", PHOTOS / PAIRS[0][0]),
+        ("plug-in-enhance-sky", night),
+    ):
         out = work / procedure
         subprocess.run(
             [str(GUI_SHOT), "run", "--plugin-dir", str(plugins), "--image",
-             str(PHOTOS / PAIRS[0][0]), "--proc", procedure, "--out", str(out), "--no-menu",
+             str(photo), "--proc", procedure, "--out", str(out), "--no-menu",
              "--wait", "3", "--keys", "Escape"],
             check=False,
         )  # fmt: skip
         before = cv2.imread(str(out / "01-image.png"))
         shot = cv2.imread(str(out / "03-dialog.png"))
-        # The dialog is the block where most pixels changed (GIMP's title and docks change a
-        # little too).
+        # The dialog's columns are those of its title bar (the window manager's light blue:
+        # its grey body can match a dark canvas behind it); its rows the block below where
+        # most pixels changed (GIMP's title and docks change a little too).
+        # A title bar row is one colour from end to end (its gradient runs downwards), which
+        # a blue sky in the photo behind is not.
+        blue, red = shot[..., 0].astype(int), shot[..., 2].astype(int)
+        flat = np.zeros(shot.shape[:2], bool)
+        flat[:, 1:] = (shot[:, 1:] == shot[:, :-1]).all(axis=2)
+        title = flat & (blue > red + 30) & (blue > 150)
+        bar_rows = np.flatnonzero(title.sum(axis=1) >= 300)
+        cols = _longest_run(np.flatnonzero(title[bar_rows].any(axis=0)))
         changed = np.abs(shot.astype(int) - before).sum(axis=2) > 30
-        rows = _longest_run(np.flatnonzero(changed.mean(axis=1) > 0.1))
-        cols = _longest_run(np.flatnonzero(changed.mean(axis=0) > 0.2))
-        crop = shot[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        rows = _longest_run(np.flatnonzero(changed[:, cols].mean(axis=1) > 0.02))
+        crop = shot[bar_rows.min() : rows.max() + 1, cols.min() - 1 : cols.max() + 1]
         target = DOCS / f"{procedure.removeprefix('plug-in-')}-dialog.png"
         cv2.imwrite(str(target), crop)
         print(f"wrote {target}")
@@ -128,7 +142,7 @@ def main() -> int:
         default=Path(__file__).resolve().parent / "select-and-replace-sky.jpg",
     )  # fmt: skip
     parser.add_argument("--variant", default="nonumpy", help="gimp3-env variant (harness.py)")
-    parser.add_argument("--dialogs", action="store_true", help="screenshot the two dialogs")
+    parser.add_argument("--dialogs", action="store_true", help="screenshot the dialogs")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sky-pictures-", dir="/tmp"))
     if args.dialogs:
