@@ -11,8 +11,9 @@ per correction (1 = as measured, 0 = off):
   grid and applied at full resolution (He's "fast guided filter"); its edge threshold follows
   the noise measured in the sky. Luminance details well above the noise (stars) are put back.
   Chosen for speed at 12 MP (0.4 s on 2 cores for a sky of 8 MP, built from OpenCV's area
-  resizing and box filter) over OpenCV's non-local means (11 s at 12 MP) and bilateral filter (0.6 s, but it
-  cannot be told to ignore the foreground, so it smears the horizon into the sky).
+  resizing and box filter) over OpenCV's non-local means (11 s at 12 MP) and bilateral filter
+  (0.6 s, but it cannot be told to ignore the foreground, so it smears the horizon into the
+  sky).
 * **white balance**: the sky's mean colour, as log chromaticities ``u = ln(R/G)``,
   ``v = ln(B/G)`` in linear light, is compared with the colours a clear, overcast or twilight
   sky can have (:data:`SKY_LOCUS`, the wedge from neutral grey to daylight blue and to
