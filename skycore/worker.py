@@ -36,8 +36,8 @@ from typing import BinaryIO
 import numpy as np
 
 from . import options as option_tables
-from .errors import SkyCoreError
 from .enhance import enhance_sky
+from .errors import SkyCoreError
 from .image import as_float_rgb, to_unit_float, unit_scale
 from .inference import predict_probability
 from .pipeline import replace_sky, select_sky
