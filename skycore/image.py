@@ -7,6 +7,7 @@ that, and writes masks back out.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import warnings
@@ -156,13 +157,13 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _check_header(path: Path, max_pixels: int) -> None:
+def _check_header(data: bytes, name: str | os.PathLike, max_pixels: int) -> None:
     """Refuse a file whose header claims too many pixels, before any pixel is decoded."""
     try:
         with warnings.catch_warnings():
             # Pillow warns above its own limit; ours is checked below.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with Image.open(io.BytesIO(data)) as im:
                 width, height = im.size
     except Image.DecompressionBombError as exc:
         # Pillow refuses sizes over twice its own limit without telling the size; its message
@@ -171,7 +172,7 @@ def _check_header(path: Path, max_pixels: int) -> None:
         claimed = int(found.group(1)) if found else max_pixels + 1
         if claimed > max_pixels:
             raise ImageError(
-                f"{path}: image header claims {claimed / 1e6:.0f} MP, over the limit of "
+                f"{name}: image header claims {claimed / 1e6:.0f} MP, over the limit of "
                 f"{max_pixels / 1e6:.0f} MP; scale it down first"
             ) from None
         return
@@ -180,7 +181,23 @@ def _check_header(path: Path, max_pixels: int) -> None:
     try:
         check_image_size(height, width, max_pixels=max_pixels)
     except ImageError as exc:
-        raise ImageError(f"{path}: {exc}") from None
+        raise ImageError(f"{name}: {exc}") from None
+
+
+def read_file(path: str | os.PathLike) -> bytes:
+    """The bytes of an image file, for :func:`decode_image` or :func:`decode_probability`.
+
+    Raises
+    ------
+    ImageError
+        If ``path`` is a folder or no file; reading errors propagate as :class:`OSError`.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image file")
+    if not path.is_file():
+        raise ImageError(f"{path}: no such file")
+    return path.read_bytes()
 
 
 def read_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -203,7 +220,35 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> np.n
     ImageError
         If the file is missing, empty, corrupt, not an image, or too large.
     """
-    image = _decode(path, max_pixels)
+    return decode_image(read_file(path), path, max_pixels=max_pixels)
+
+
+def decode_image(
+    data: bytes, name: str | os.PathLike, *, max_pixels: int = MAX_PIXELS
+) -> np.ndarray:
+    """:func:`read_image` for a file's bytes already in memory (a photo sent to another
+    machine): the same pixels, EXIF orientation applied, alpha dropped.
+
+    Parameters
+    ----------
+    data : bytes
+        The whole image file.
+    name : str or path-like
+        The file's name, for error messages.
+    max_pixels : int, optional
+        Refuse images with more pixels than this before decoding them.
+
+    Returns
+    -------
+    ndarray
+        ``HxWx3`` RGB in the file's own depth: uint8, uint16 or float32.
+
+    Raises
+    ------
+    ImageError
+        If the data is empty, corrupt, not an image, or too large.
+    """
+    image = _decode(data, name, max_pixels)
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
@@ -229,37 +274,42 @@ def read_probability(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -
     ImageError
         If the file is missing, empty, corrupt, not an image, or too large.
     """
-    image = _decode(path, max_pixels)
+    return decode_probability(read_file(path), path, max_pixels=max_pixels)
+
+
+def decode_probability(
+    data: bytes, name: str | os.PathLike, *, max_pixels: int = MAX_PIXELS
+) -> np.ndarray:
+    """:func:`read_probability` for a file's bytes already in memory; ``name`` is the file's
+    name for error messages."""
+    image = _decode(data, name, max_pixels)
     first = image if image.ndim == 2 else image[:, :, 2]  # OpenCV decodes to BGR
     try:
         return np.ascontiguousarray(to_unit_float(first))
     except ImageError as exc:
-        raise ImageError(f"{path}: {exc}") from None
+        raise ImageError(f"{name}: {exc}") from None
 
 
-def _decode(path: str | os.PathLike, max_pixels: int) -> np.ndarray:
-    """Decode a file to ``HxW`` or BGR ``HxWx3`` uint8/uint16/float32, EXIF orientation applied."""
-    path = Path(path)
-    if path.is_dir():
-        raise ImageError(f"{path}: is a folder, not an image file")
-    if not path.is_file():
-        raise ImageError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise ImageError(f"{path}: file is empty")
-    _check_header(path, max_pixels)
+def _decode(data: bytes, name: str | os.PathLike, max_pixels: int) -> np.ndarray:
+    """Decode a file's bytes to ``HxW`` or BGR ``HxWx3`` uint8/uint16/float32, EXIF
+    orientation applied."""
+    if not data:
+        raise ImageError(f"{name}: file is empty")
+    _check_header(data, name, max_pixels)
     # ANYDEPTH keeps 16-bit; ANYCOLOR keeps grayscale as one channel and drops alpha; neither
     # disables EXIF orientation (only IMREAD_UNCHANGED would).
-    data = np.fromfile(path, dtype=np.uint8)
     try:
-        image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+        image = cv2.imdecode(
+            np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
+        )
     except cv2.error as exc:  # OpenCV's own size limit and decoder failures
-        raise ImageError(f"{path}: cannot decode the image ({exc.err})") from None
+        raise ImageError(f"{name}: cannot decode the image ({exc.err})") from None
     if image is None:
-        raise ImageError(f"{path}: not an image, or the file is corrupt or truncated")
+        raise ImageError(f"{name}: not an image, or the file is corrupt or truncated")
     try:
         check_image_size(image.shape[0], image.shape[1], max_pixels=max_pixels)
     except ImageError as exc:
-        raise ImageError(f"{path}: {exc}") from None
+        raise ImageError(f"{name}: {exc}") from None
     if image.dtype not in (np.uint8, np.uint16, np.float32):
         image = image.astype(np.float32)
     return image
@@ -270,6 +320,26 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray, *, bits: int = 8) -> N
 
     The file is written to a temporary name first and renamed, so an interrupted run never
     leaves a truncated mask behind.
+    """
+    write_atomically(path, encode_mask(mask, path, bits=bits))
+
+
+def encode_mask(mask: np.ndarray, name: str | os.PathLike, *, bits: int = 8) -> bytes:
+    """The PNG file :func:`write_mask` writes, as bytes.
+
+    Parameters
+    ----------
+    mask : ndarray
+        float ``HxW`` in ``[0, 1]``.
+    name : str or path-like
+        The file the bytes are meant for, for error messages.
+    bits : int, optional
+        8 (255 = sky) or 16 (65535 = sky).
+
+    Raises
+    ------
+    ImageError
+        If the mask is not a finite ``HxW`` array or cannot be encoded.
     """
     if bits not in (8, 16):
         raise ValueError(f"bits must be 8 or 16, got {bits}")
@@ -285,14 +355,13 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray, *, bits: int = 8) -> N
     else:
         clipped *= np.float32(65535)
         pixels = np.rint(clipped, out=clipped).astype(np.uint16)
-    path = Path(path)
     # OpenCV's defaults (zlib level 1, RLE, the Sub filter) are its fastest: 65 ms for a
     # 12 MP mask. Naming any compression level, even 1, switches to adaptive filtering and
     # costs 140-190 ms for a file 0-25 % smaller.
     ok, encoded = cv2.imencode(".png", pixels)
     if not ok:
-        raise ImageError(f"{path}: could not encode the mask as PNG")
-    write_atomically(path, encoded.tobytes())
+        raise ImageError(f"{name}: could not encode the mask as PNG")
+    return encoded.tobytes()
 
 
 #: Image formats :func:`write_image` keeps 16 bits deep in.
@@ -320,8 +389,32 @@ def write_image(
     ImageError
         If the format cannot be written.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
+    write_atomically(path, encode_image(rgb, path, sixteen_bit=sixteen_bit, quality=quality))
+
+
+def encode_image(
+    rgb: np.ndarray, name: str | os.PathLike, *, sixteen_bit: bool = False, quality: int = 92
+) -> bytes:
+    """The file :func:`write_image` writes, as bytes.
+
+    Parameters
+    ----------
+    rgb : ndarray
+        float ``HxWx3`` in ``[0, 1]``.
+    name : str or path-like
+        The file the bytes are meant for: its suffix (``.jpg``, ``.png``, ``.tif``, ``.webp``)
+        picks the format, and error messages name it.
+    sixteen_bit : bool, optional
+        16 bits per channel where the format has them (PNG, TIFF); 8 otherwise.
+    quality : int, optional
+        JPEG and WebP quality, 1-100.
+
+    Raises
+    ------
+    ImageError
+        If the format cannot be written.
+    """
+    suffix = Path(name).suffix.lower()
     if sixteen_bit and suffix in SIXTEEN_BIT_SUFFIXES:
         pixels = np.round(np.clip(rgb, 0, 1) * 65535).astype(np.uint16)
     else:
@@ -336,8 +429,8 @@ def write_image(
     except cv2.error:
         ok = False
     if not ok:
-        raise ImageError(f"{path}: cannot write this format; use .jpg, .png, .tif or .webp")
-    write_atomically(path, encoded.tobytes())
+        raise ImageError(f"{name}: cannot write this format; use .jpg, .png, .tif or .webp")
+    return encoded.tobytes()
 
 
 def write_atomically(path: str | os.PathLike, data: bytes) -> None:

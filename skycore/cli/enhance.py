@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import functools
 from pathlib import Path
 
 from .. import options
@@ -64,37 +63,45 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="photos processed in parallel (default 1)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing results")
+    batch.add_scheduler_argument(parser)
     options.add_arguments(parser, options.ENHANCE_SKY)
     parser.set_defaults(func=run)
 
 
-def enhance_photo(
-    photo: Path, output: Path, settings: dict, masks: Path | None, quality: int
-) -> str | None:
-    """Write the enhanced photo; return why it failed, or None (as :func:`mask.mask_photo`)."""
-    from .. import read_image
-    from ..enhance import enhance_sky
-    from ..image import read_probability, to_unit_float, write_image
+class EnhanceJob(batch.PhotoJob):
+    """One photo with its sky enhanced, encoded in the output's format."""
 
-    try:
+    def __init__(self, settings: dict, masks: Path | None, quality: int):
+        self.settings, self.masks, self.quality = settings, masks, quality
+
+    def read(self, photo: Path, output: Path) -> batch.PhotoFiles:
+        """The photo's bytes and its mask's, if ``--mask`` names one."""
+        from ..image import read_file
+
         batch.check_not_input(output, photo)
-        image = read_image(photo)
-        mask_path = batch.mask_file(masks, photo)
-        mask = read_probability(mask_path) if mask_path else None
-        result = enhance_sky(image, mask, **settings)
-        write_image(
-            output,
+        data = read_file(photo)
+        mask = batch.mask_file(self.masks, photo)
+        return batch.PhotoFiles(photo, data, mask, read_file(mask) if mask else None)
+
+    def compute(self, files: batch.PhotoFiles, output: Path) -> batch.Computed:
+        from ..enhance import enhance_sky
+        from ..image import decode_image, decode_probability, encode_image, to_unit_float
+
+        image = decode_image(files.data, files.photo)
+        mask = decode_probability(files.mask_data, files.mask) if files.mask else None
+        result = enhance_sky(image, mask, **self.settings)
+        encoded = encode_image(
             to_unit_float(result.image[..., :3] if result.image.ndim == 3 else result.image),
+            output,
             sixteen_bit=image.dtype == "uint16",
-            quality=quality,
+            quality=self.quality,
         )
-    except (SkyCoreError, OSError, MemoryError) as exc:
-        return batch.failure_message(photo, exc)
-    return None
+        return batch.Computed({output: encoded})
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``skycore enhance``; return 0, or 1 if any photo failed."""
+    batch.check_scheduler(args)
     if args.mask is not None and not args.mask.exists():
         raise SkyCoreError(f"--mask {args.mask} does not exist")
     if args.mask is not None and args.mask.is_file() and len(args.photos) > 1:
@@ -104,8 +111,8 @@ def run(args: argparse.Namespace) -> int:
     todo, skipped = batch.plan_outputs(
         args.photos, args.output, f".{args.format}", overwrite=args.overwrite, noun="result"
     )
-    work = functools.partial(
-        enhance_photo, settings=settings, masks=args.mask, quality=args.quality
+    job = EnhanceJob(settings, masks=args.mask, quality=args.quality)
+    failures = batch.run_batch(
+        todo, job, desc="enhancing skies", jobs=args.jobs, scheduler=args.scheduler
     )
-    failures = batch.run_batch(todo, work, desc="enhancing skies", jobs=args.jobs)
     return batch.report("result(s)", todo, failures, len(skipped), args.output)

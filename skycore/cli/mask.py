@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import functools
 from pathlib import Path
 
 from .. import options
-from ..errors import SkyCoreError
 from . import batch
 
 
@@ -43,6 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--16bit", dest="sixteen_bit", action="store_true", help="write 16-bit masks (65535 = sky)"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing masks")
+    batch.add_scheduler_argument(parser)
     options.add_arguments(parser, options.SELECT_SKY)
     parser.set_defaults(func=run)
 
@@ -57,31 +56,32 @@ def positive_int(text: str) -> int:
     return value
 
 
-def mask_photo(photo: Path, output: Path, settings: dict, bits: int = 8) -> str | None:
-    """Write the mask of one photo; return why it failed, or None.
+class MaskJob(batch.PhotoJob):
+    """The sky mask of one photo, as a PNG file of ``bits`` bits."""
 
-    Failures a photo can cause (unreadable or unusable file, no room to write, out of memory)
-    are returned so a batch can go on; anything else is a bug and propagates.
-    """
-    from .. import read_image, select_sky, write_mask
+    def __init__(self, settings: dict, bits: int = 8):
+        self.settings, self.bits = settings, bits
 
-    try:
-        image = read_image(photo)
-        mask = select_sky(image, **settings)
+    def compute(self, files: batch.PhotoFiles, output: Path) -> batch.Computed:
+        from .. import select_sky
+        from ..image import decode_image, encode_mask
+
+        image = decode_image(files.data, files.photo)
+        mask = select_sky(image, **self.settings)
         del image
-        write_mask(output, mask, bits=bits)
-    except (SkyCoreError, OSError, MemoryError) as exc:
-        return batch.failure_message(photo, exc)
-    return None
+        return batch.Computed({output: encode_mask(mask, output, bits=self.bits)})
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``skycore mask``; return 0, or 1 if any photo failed."""
+    batch.check_scheduler(args)
     settings = batch.checked_settings(args, options.SELECT_SKY)
     batch.make_folder(args.output)
     todo, skipped = batch.plan_outputs(
         args.photos, args.output, ".png", overwrite=args.overwrite, noun="mask"
     )
-    work = functools.partial(mask_photo, settings=settings, bits=16 if args.sixteen_bit else 8)
-    failures = batch.run_batch(todo, work, desc="sky masks", jobs=args.jobs)
+    job = MaskJob(settings, bits=16 if args.sixteen_bit else 8)
+    failures = batch.run_batch(
+        todo, job, desc="sky masks", jobs=args.jobs, scheduler=args.scheduler
+    )
     return batch.report("mask(s)", todo, failures, len(skipped), args.output)

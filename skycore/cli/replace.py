@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import options
@@ -70,6 +71,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--overwrite", action="store_true", help="folder run: replace results that already exist"
     )
+    batch.add_scheduler_argument(parser)
     options.add_arguments(parser, options.REPLACE_SKY)
     parser.set_defaults(func=run)
 
@@ -79,36 +81,57 @@ def mask_path_for(result: Path) -> Path:
     return result.with_name(f"{result.stem}_mask.png")
 
 
-class _Replacer:
-    """Replaces the sky of one photo with the run's sky and settings (picklable work)."""
+@dataclass(frozen=True)
+class Replaced(batch.Computed):
+    """The files of one replaced sky, and how much the sky image was enlarged for it."""
+
+    upscale: float = 1.0
+
+
+class ReplaceJob(batch.PhotoJob):
+    """Replaces the sky of one photo with the run's sky and settings.
+
+    :meth:`store` keeps the largest enlargement of the sky stored so far, for the note at
+    the end of the run.
+    """
 
     def __init__(self, sky, settings: dict, *, masks: Path | None, quality: int, save_mask: bool):
         self.sky, self.settings, self.masks = sky, settings, masks
         self.quality, self.save_mask = quality, save_mask
         self.largest_upscale = 1.0
 
-    def __call__(self, photo: Path, output: Path) -> str | None:
-        from .. import read_image, replace_sky, write_mask
-        from ..image import read_probability, write_image
+    def read(self, photo: Path, output: Path) -> batch.PhotoFiles:
+        """The photo's bytes and its mask's, if ``--mask`` is given."""
+        from ..image import read_file
 
-        try:
-            batch.check_not_input(output, photo)
-            image = read_image(photo)
-            mask_file = batch.mask_file(self.masks, photo)
-            mask = read_probability(mask_file) if mask_file else None
-            result = replace_sky(image, self.sky, mask, **self.settings)
-            write_image(
-                output,
+        batch.check_not_input(output, photo)
+        data = read_file(photo)
+        mask = batch.mask_file(self.masks, photo)
+        return batch.PhotoFiles(photo, data, mask, read_file(mask) if mask else None)
+
+    def compute(self, files: batch.PhotoFiles, output: Path) -> Replaced:
+        from .. import replace_sky
+        from ..image import decode_image, decode_probability, encode_image, encode_mask
+
+        image = decode_image(files.data, files.photo)
+        mask = decode_probability(files.mask_data, files.mask) if files.mask else None
+        result = replace_sky(image, self.sky, mask, **self.settings)
+        encoded = {
+            output: encode_image(
                 result.composite,
+                output,
                 sixteen_bit=image.dtype == "uint16",
                 quality=self.quality,
             )
-            if self.save_mask:
-                write_mask(mask_path_for(output), result.mask)
-        except (SkyCoreError, OSError, MemoryError) as exc:
-            return batch.failure_message(photo, exc)
-        self.largest_upscale = max(self.largest_upscale, result.placement.upscale)
-        return None
+        }
+        if self.save_mask:
+            mask_path = mask_path_for(output)
+            encoded[mask_path] = encode_mask(result.mask, mask_path)
+        return Replaced(encoded, upscale=result.placement.upscale)
+
+    def store(self, computed: Replaced, output: Path) -> None:
+        super().store(computed, output)
+        self.largest_upscale = max(self.largest_upscale, computed.upscale)
 
 
 def photos_in(folder: Path) -> list[Path]:
@@ -123,12 +146,14 @@ def run(args: argparse.Namespace) -> int:
     sky = read_image(args.sky)
     if args.photo.is_dir():
         return _run_folder(args, sky)
+    if args.scheduler is not None:
+        raise SkyCoreError("--scheduler is for a folder run; PHOTO must be a folder of photos")
     if args.mask is not None and args.mask.is_dir():
         raise SkyCoreError(f"--mask {args.mask} is a folder; give the mask file of {args.photo}")
     if args.output.is_dir():
         raise SkyCoreError(f"{args.output} is a folder; give a file name such as result.jpg")
     batch.check_not_input(args.output, args.photo, args.sky, args.mask)
-    replacer = _Replacer(
+    replacer = ReplaceJob(
         sky,
         batch.checked_settings(args, options.REPLACE_SKY, need_model=args.mask is None),
         masks=args.mask,
@@ -155,6 +180,7 @@ def _note_upscale(upscale: float) -> None:
 
 
 def _run_folder(args: argparse.Namespace, sky) -> int:
+    batch.check_scheduler(args)
     photos = photos_in(args.photo)
     if not photos:
         raise SkyCoreError(f"{args.photo} holds no photos ({', '.join(PHOTO_SUFFIXES)})")
@@ -164,7 +190,7 @@ def _run_folder(args: argparse.Namespace, sky) -> int:
         photos, args.output, f".{args.format}", overwrite=args.overwrite, noun="result"
     )
     batch.make_folder(args.output)
-    replacer = _Replacer(
+    replacer = ReplaceJob(
         sky,
         batch.checked_settings(
             args, options.REPLACE_SKY, need_model=args.mask is None and bool(todo)
@@ -173,7 +199,7 @@ def _run_folder(args: argparse.Namespace, sky) -> int:
         quality=args.quality,
         save_mask=args.save_mask,
     )
-    failures = batch.run_batch(todo, replacer, desc="replacing skies")
+    failures = batch.run_batch(todo, replacer, desc="replacing skies", scheduler=args.scheduler)
     status = batch.report("result(s)", todo, failures, len(skipped), args.output)
     _note_upscale(replacer.largest_upscale)
     return status
