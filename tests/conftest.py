@@ -26,6 +26,23 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
+def cli(capsys: pytest.CaptureFixture):
+    """The ``skycore`` command line run in this process: ``cli(*argv)`` returns the exit
+    status, stdout and stderr (arguments are converted with ``str``)."""
+    from skycore.cli import main
+
+    def run(*argv) -> tuple[int, str, str]:
+        try:
+            status = main([str(a) for a in argv])
+        except SystemExit as exc:
+            status = exc.code
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return run
+
+
+@pytest.fixture
 def u2netp() -> Path:
     """Path of the reference u2netp model (its manifest lies beside it)."""
     return U2NETP

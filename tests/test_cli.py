@@ -12,8 +12,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from skycore.cli import main
-
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PHOTOS = SHARED / "data" / "photos"
 SEED_EVAL = SHARED / "data" / "seed-eval"
@@ -21,16 +19,6 @@ U2NETP = SHARED / "models" / "skyseg-u2netp.onnx"
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD = (PHOTOS / "wikimedia_010.jpg", PHOTOS / "wikimedia_036.jpg")
-
-
-def _run(capsys, *argv) -> tuple[int, str, str]:
-    """Run the CLI in this process; return (exit status, stdout, stderr)."""
-    try:
-        status = main([str(a) for a in argv])
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def _model_rows(out: str) -> dict[str, str]:
@@ -66,23 +54,21 @@ def test_version_without_onnxruntime():
     assert result.stdout.splitlines() == ["skycore 0.1.0", "False"]
 
 
-def test_help_lists_subcommands(capsys):
-    status, out, _ = _run(capsys, "--help")
+def test_help_lists_subcommands(cli):
+    status, out, _ = cli("--help")
     assert status == 0
     for name in ("mask", "refine", "replace", "enhance", "models"):
         assert f"    {name} " in out
 
 
-def test_mask_batch_keeps_going_reports_and_resumes(tmp_path, capsys):
+def test_mask_batch_keeps_going_reports_and_resumes(tmp_path, cli):
     bad = tmp_path / "bad.jpg"
     bad.write_text("not a photo")
     empty = tmp_path / "empty.png"
     empty.touch()
     out_dir = tmp_path / "masks"
 
-    status, out, err = _run(
-        capsys, "mask", GOOD[0], bad, empty, GOOD[1], "-o", out_dir, "--model", U2NETP
-    )
+    status, out, err = cli("mask", GOOD[0], bad, empty, GOOD[1], "-o", out_dir, "--model", U2NETP)
     assert status == 1
     assert "2 mask(s) written" in out
     assert err.splitlines() == [
@@ -97,20 +83,19 @@ def test_mask_batch_keeps_going_reports_and_resumes(tmp_path, capsys):
     # Existing masks are kept unless --overwrite.
     first = out_dir / "wikimedia_010.png"
     os.utime(first, ns=(10**9, 10**9))
-    status, out, err = _run(capsys, "mask", *GOOD, "-o", out_dir, "--model", U2NETP)
+    status, out, err = cli("mask", *GOOD, "-o", out_dir, "--model", U2NETP)
     assert (status, err) == (0, "")
     assert "0 mask(s) written" in out and "2 skipped" in out
     assert first.stat().st_mtime_ns == 10**9
 
-    status, out, _ = _run(capsys, "mask", GOOD[0], "-o", out_dir, "--model", U2NETP, "--overwrite")
+    status, out, _ = cli("mask", GOOD[0], "-o", out_dir, "--model", U2NETP, "--overwrite")
     assert status == 0 and "1 mask(s) written" in out
     assert first.stat().st_mtime_ns != 10**9
     _check_sky_mask(first, GOOD[0])
 
 
-def test_mask_16bit_unrefined_in_parallel(tmp_path, capsys):
-    status, out, err = _run(
-        capsys,
+def test_mask_16bit_unrefined_in_parallel(tmp_path, cli):
+    status, out, err = cli(
         "mask",
         *GOOD,
         "-o",
@@ -127,7 +112,7 @@ def test_mask_16bit_unrefined_in_parallel(tmp_path, capsys):
         _check_sky_mask(tmp_path / f"{photo.stem}.png", photo, bits=16)
 
 
-def test_mask_refuses_tampered_model_before_any_photo(tmp_path, capsys):
+def test_mask_refuses_tampered_model_before_any_photo(tmp_path, cli):
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     shutil.copy(U2NETP.parent / "models.json", model_dir)
@@ -136,29 +121,29 @@ def test_mask_refuses_tampered_model_before_any_photo(tmp_path, capsys):
     data[1000] ^= 0xFF
     model.write_bytes(bytes(data))
 
-    status, out, err = _run(capsys, "mask", GOOD[0], "-o", tmp_path / "masks", "--model", model)
+    status, out, err = cli("mask", GOOD[0], "-o", tmp_path / "masks", "--model", model)
     assert status == 2 and out == ""
     assert len(err.splitlines()) == 1
     assert err.startswith("skycore: error: model 'u2netp': ") and "modified" in err
     assert not (tmp_path / "masks").exists()
 
 
-def test_mask_without_default_model(isolated_models, tmp_path, capsys):
-    status, _, err = _run(capsys, "mask", GOOD[0], "-o", tmp_path)
+def test_mask_without_default_model(isolated_models, tmp_path, cli):
+    status, _, err = cli("mask", GOOD[0], "-o", tmp_path)
     assert status == 2
     assert err.startswith("skycore: error: no default sky model is installed")
 
 
-def test_mask_refuses_clashing_names(tmp_path, capsys):
+def test_mask_refuses_clashing_names(tmp_path, cli):
     other = tmp_path / "elsewhere" / GOOD[0].name
     other.parent.mkdir()
     other.write_bytes(GOOD[0].read_bytes())
-    status, _, err = _run(capsys, "mask", GOOD[0], other, "-o", tmp_path / "m", "--model", U2NETP)
+    status, _, err = cli("mask", GOOD[0], other, "-o", tmp_path / "m", "--model", U2NETP)
     assert status == 2 and "would write the same mask" in err
     assert not list((tmp_path / "m").iterdir())
 
 
-def test_refine_reproduces_seed_result_from_8_and_16_bit_probability(tmp_path, capsys):
+def test_refine_reproduces_seed_result_from_8_and_16_bit_probability(tmp_path, cli):
     name = "mmexport1623561100792"
     photo, probability = SEED_EVAL / f"{name}.jpg", SEED_EVAL / f"{name}.png"
     reference = cv2.imread(str(SEED_EVAL / f"{name}_result.png"), cv2.IMREAD_GRAYSCALE) / 255
@@ -173,7 +158,7 @@ def test_refine_reproduces_seed_result_from_8_and_16_bit_probability(tmp_path, c
         (probability, tmp_path / "out8.png"),
         (probability16, tmp_path / "sub" / "out16.png"),
     ):
-        status, _, err = _run(capsys, "refine", photo, source, "-o", output, "--cpp-compatible")
+        status, _, err = cli("refine", photo, source, "-o", output, "--cpp-compatible")
         assert (status, err) == (0, "")
         masks.append(cv2.imread(str(output), cv2.IMREAD_UNCHANGED) / 255)
     assert masks[0].shape == reference.shape
@@ -181,17 +166,17 @@ def test_refine_reproduces_seed_result_from_8_and_16_bit_probability(tmp_path, c
     assert np.abs(masks[1] - masks[0]).mean() < 1e-3
 
 
-def test_refine_bad_probability_is_one_line_error(tmp_path, capsys):
+def test_refine_bad_probability_is_one_line_error(tmp_path, cli):
     broken = tmp_path / "p.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\nbroken")
-    status, _, err = _run(capsys, "refine", GOOD[0], broken, "-o", tmp_path / "o.png")
+    status, _, err = cli("refine", GOOD[0], broken, "-o", tmp_path / "o.png")
     assert status == 2
     assert err == f"skycore: error: {broken}: not an image, or the file is corrupt or truncated\n"
     assert not (tmp_path / "o.png").exists()
 
 
-def test_models_lists_checks(isolated_models, tmp_path, capsys):
-    status, out, err = _run(capsys, "models", SHARED / "models")
+def test_models_lists_checks(isolated_models, tmp_path, cli):
+    status, out, err = cli("models", SHARED / "models")
     assert (status, err) == (0, "")
     rows = _model_rows(out)
     model_id, path, *checks = rows["u2netp"].split()
@@ -210,7 +195,7 @@ def test_models_lists_checks(isolated_models, tmp_path, capsys):
     (isolated_models / "good.onnx").symlink_to(U2NETP)
     (isolated_models / "bent.onnx").write_bytes(U2NETP.read_bytes()[:-1])
 
-    status, out, err = _run(capsys, "models")
+    status, out, err = cli("models")
     assert status == 1
     lines = _model_rows(out)
     assert lines["good"].startswith("*") and " ok " in lines["good"]
@@ -224,22 +209,20 @@ def test_models_lists_checks(isolated_models, tmp_path, capsys):
     )
 
     (isolated_models / "broken.json").write_text("{")
-    status, out, err = _run(capsys, "models")
+    status, out, err = cli("models")
     assert status == 1
     assert set(_model_rows(out)) == {"good", "bent", "gone"}  # the valid manifest still lists
     assert "broken.json: cannot read model manifest" in err
     assert "broken.json: cannot read model manifest" in out.splitlines()[-1]
 
 
-def test_refine_small_probability_gives_photo_size_mask(tmp_path, capsys):
+def test_refine_small_probability_gives_photo_size_mask(tmp_path, cli):
     name = "mmexport1623561100792"
     probability = cv2.imread(str(SEED_EVAL / f"{name}.png"))  # three equal channels
     small = tmp_path / "small.png"
     cv2.imwrite(str(small), cv2.resize(probability, (192, 256), interpolation=cv2.INTER_AREA))
     output = tmp_path / "mask.png"
-    status, _, err = _run(
-        capsys, "refine", SEED_EVAL / f"{name}.jpg", small, "-o", output, "--16bit"
-    )
+    status, _, err = cli("refine", SEED_EVAL / f"{name}.jpg", small, "-o", output, "--16bit")
     assert (status, err) == (0, "")
     mask = cv2.imread(str(output), cv2.IMREAD_UNCHANGED)
     reference = cv2.imread(str(SEED_EVAL / f"{name}_result.png"), cv2.IMREAD_GRAYSCALE)
@@ -248,7 +231,7 @@ def test_refine_small_probability_gives_photo_size_mask(tmp_path, capsys):
     assert agree.mean() > 0.97  # measured 0.984
 
 
-def test_mask_jobs_must_be_positive(tmp_path, capsys):
-    status, _, err = _run(capsys, "mask", GOOD[0], "-o", tmp_path, "--jobs", "0")
+def test_mask_jobs_must_be_positive(tmp_path, cli):
+    status, _, err = cli("mask", GOOD[0], "-o", tmp_path, "--jobs", "0")
     assert status == 2
     assert "--jobs: expected a whole number >= 1, got '0'" in err

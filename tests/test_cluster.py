@@ -18,7 +18,6 @@ import cv2
 import numpy as np
 import pytest
 
-from skycore.cli import main
 from skycore.errors import ModelError
 from skycore.registry import find_model
 
@@ -32,16 +31,6 @@ MASKED = ("wikimedia_010.jpg", "wikimedia_036.jpg", "kodak_kodim21.jpg")
 NIGHT = "skyopt_200714_orig.jpg"
 #: Long side of the small photos of the fault tests: a batch of them takes seconds.
 SMALL_SIDE = 320
-
-
-def _run(capsys, *argv) -> tuple[int, str, str]:
-    """Run the CLI in this process; return (exit status, stdout, stderr)."""
-    try:
-        status = main([str(a) for a in argv])
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def _free_port() -> int:
@@ -145,7 +134,7 @@ def _check_masks(out_dir: Path, photos: list[Path]) -> None:
         assert mask.shape == cv2.imread(str(photo)).shape[:2]
 
 
-def test_cluster_writes_the_bytes_of_a_local_run(cluster, tmp_path, capsys):
+def test_cluster_writes_the_bytes_of_a_local_run(cluster, tmp_path, cli):
     photos = [PHOTOS / name for name in MASKED]
     folder = tmp_path / "to-replace"
     folder.mkdir()
@@ -157,8 +146,8 @@ def test_cluster_writes_the_bytes_of_a_local_run(cluster, tmp_path, capsys):
     }
     for name, argv in runs.items():
         local, remote = tmp_path / f"{name}-local", tmp_path / f"{name}-cluster"
-        assert _run(capsys, *argv, "-o", local)[0] == 0
-        status, out, err = _run(capsys, *argv, "-o", remote, "--scheduler", cluster.address)
+        assert cli(*argv, "-o", local)[0] == 0
+        status, out, err = cli(*argv, "-o", remote, "--scheduler", cluster.address)
         assert (status, err) == (0, ""), err
         assert "written to" in out
         files = sorted(p.name for p in local.iterdir())
@@ -167,12 +156,12 @@ def test_cluster_writes_the_bytes_of_a_local_run(cluster, tmp_path, capsys):
             assert (local / file).read_bytes() == (remote / file).read_bytes(), file
 
 
-def test_bad_photo_is_listed(cluster, small_photos, tmp_path, capsys):
+def test_bad_photo_is_listed(cluster, small_photos, tmp_path, cli):
     bad = tmp_path / "bad.jpg"
     bad.write_text("not a photo")
     missing = tmp_path / "missing.jpg"
     argv = ("mask", small_photos[0], bad, missing, small_photos[1], "-o", tmp_path / "out")
-    status, out, err = _run(capsys, *argv, "--model", U2NETP, "--scheduler", cluster.address)
+    status, out, err = cli(*argv, "--model", U2NETP, "--scheduler", cluster.address)
     assert status == 1
     assert "2 mask(s) written" in out
     assert err.splitlines() == [
@@ -183,7 +172,7 @@ def test_bad_photo_is_listed(cluster, small_photos, tmp_path, capsys):
     _check_masks(tmp_path / "out", small_photos[:2])
 
 
-def test_a_worker_killed_mid_batch_loses_nothing(cluster, small_photos, tmp_path, capsys):
+def test_a_worker_killed_mid_batch_loses_nothing(cluster, small_photos, tmp_path, cli):
     out_dir = tmp_path / "out"
     masks_at_kill: list[int] = []
 
@@ -192,8 +181,8 @@ def test_a_worker_killed_mid_batch_loses_nothing(cluster, small_photos, tmp_path
         cluster.kill_worker()
 
     watcher = _when_first_file(out_dir, kill)
-    status, out, err = _run(
-        capsys, "mask", *small_photos, "-o", out_dir, "--model", U2NETP,
+    status, out, err = cli(
+        "mask", *small_photos, "-o", out_dir, "--model", U2NETP,
         "--scheduler", cluster.address,
     )  # fmt: skip
     watcher.join()
@@ -205,13 +194,13 @@ def test_a_worker_killed_mid_batch_loses_nothing(cluster, small_photos, tmp_path
     cluster.wait_for_workers(2)
 
 
-def test_scheduler_lost_mid_batch_then_rerun_resumes(cluster, small_photos, tmp_path, capsys):
+def test_scheduler_lost_mid_batch_then_rerun_resumes(cluster, small_photos, tmp_path, cli):
     doomed = LocalCluster(workers=1)
     out_dir = tmp_path / "out"
     try:
         watcher = _when_first_file(out_dir, doomed.scheduler.kill)
         argv = ("mask", *small_photos, "-o", out_dir, "--model", U2NETP)
-        status, out, err = _run(capsys, *argv, "--scheduler", doomed.address)
+        status, out, err = cli(*argv, "--scheduler", doomed.address)
         watcher.join()
     finally:
         doomed.stop()
@@ -224,29 +213,29 @@ def test_scheduler_lost_mid_batch_then_rerun_resumes(cluster, small_photos, tmp_
     assert 1 <= len(done) < len(small_photos)
     _check_masks(out_dir, done)
 
-    status, out, err = _run(capsys, *argv, "--scheduler", cluster.address)
+    status, out, err = cli(*argv, "--scheduler", cluster.address)
     assert (status, err) == (0, ""), err
     assert f"{len(small_photos) - len(done)} mask(s) written" in out
     assert f"{len(done)} skipped because they exist" in out
     _check_masks(out_dir, small_photos)
 
 
-def test_unreachable_scheduler_is_one_line(monkeypatch, tmp_path, capsys):
+def test_unreachable_scheduler_is_one_line(monkeypatch, tmp_path, cli):
     monkeypatch.setattr("skycore.cli.cluster.CONNECT_TIMEOUT_S", 1)
     address = f"tcp://127.0.0.1:{_free_port()}"
     argv = ("mask", PHOTOS / MASKED[0], "-o", tmp_path, "--model", U2NETP)
-    status, _, err = _run(capsys, *argv, "--scheduler", address)
+    status, _, err = cli(*argv, "--scheduler", address)
     assert status == 2
     assert err.startswith(f"skycore: error: cannot reach the Dask scheduler at {address}: ")
     assert len(err.splitlines()) == 1
 
 
-def test_without_dask_scheduler_says_what_to_install(monkeypatch, tmp_path, capsys):
+def test_without_dask_scheduler_says_what_to_install(monkeypatch, tmp_path, cli):
     monkeypatch.setitem(sys.modules, "distributed", None)  # makes `import distributed` fail
     monkeypatch.delitem(sys.modules, "skycore.cli.cluster", raising=False)
     monkeypatch.delattr("skycore.cli.cluster", raising=False)
     argv = ("mask", PHOTOS / MASKED[0], "-o", tmp_path, "--model", U2NETP)
-    status, _, err = _run(capsys, *argv, "--scheduler", "tcp://127.0.0.1:8786")
+    status, _, err = cli(*argv, "--scheduler", "tcp://127.0.0.1:8786")
     assert status == 2
     assert err == (
         "skycore: error: --scheduler needs Dask, which is not installed: "
@@ -254,13 +243,13 @@ def test_without_dask_scheduler_says_what_to_install(monkeypatch, tmp_path, caps
     )
 
 
-def test_scheduler_with_jobs_or_a_bad_address_is_refused(tmp_path, capsys):
+def test_scheduler_with_jobs_or_a_bad_address_is_refused(tmp_path, cli):
     argv = ("mask", PHOTOS / MASKED[0], "-o", tmp_path)
-    status, _, err = _run(capsys, *argv, "--jobs", "2", "--scheduler", "tcp://127.0.0.1:8786")
+    status, _, err = cli(*argv, "--jobs", "2", "--scheduler", "tcp://127.0.0.1:8786")
     assert (status, err) == (
         2, "skycore: error: --jobs is for a local run; with --scheduler the workers set it\n"
     )  # fmt: skip
-    status, _, err = _run(capsys, *argv, "--scheduler", "localhost")
+    status, _, err = cli(*argv, "--scheduler", "localhost")
     assert status == 2 and "expected a Dask scheduler address such as tcp://HOST:8786" in err
 
 

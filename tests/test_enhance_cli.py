@@ -8,22 +8,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from skycore.cli import main
-
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PHOTOS = SHARED / "data" / "photos"
 U2NETP = SHARED / "models" / "skyseg-u2netp.onnx"
 #: Night photos with an orange glow in the sky (google/sky-optimization, Apache-2.0).
 NIGHT = (PHOTOS / "skyopt_200714_orig.jpg", PHOTOS / "skyopt_195520_orig_crop.jpg")
-
-
-def _run(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        status = main([str(a) for a in argv])
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def _sky_and_ground(photo: Path, result: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -33,12 +22,12 @@ def _sky_and_ground(photo: Path, result: Path) -> tuple[np.ndarray, np.ndarray]:
     return before, after
 
 
-def test_enhance_batch_reports_failures_and_resumes(tmp_path, capsys):
+def test_enhance_batch_reports_failures_and_resumes(tmp_path, cli):
     bad = tmp_path / "bad.jpg"
     bad.write_text("not a photo")
     out_dir = tmp_path / "enhanced"
-    status, out, err = _run(
-        capsys, "enhance", NIGHT[0], bad, NIGHT[1], "-o", out_dir, "--model", U2NETP,
+    status, out, err = cli(
+        "enhance", NIGHT[0], bad, NIGHT[1], "-o", out_dir, "--model", U2NETP,
         "--format", "png",
     )  # fmt: skip
     assert status == 1
@@ -59,25 +48,25 @@ def test_enhance_batch_reports_failures_and_resumes(tmp_path, capsys):
 
     first = out_dir / f"{NIGHT[0].stem}.png"
     os.utime(first, ns=(10**9, 10**9))
-    status, out, err = _run(capsys, "enhance", *NIGHT, "-o", out_dir, "--format", "png")
+    status, out, err = cli("enhance", *NIGHT, "-o", out_dir, "--format", "png")
     assert (status, err) == (0, "")
     assert "0 result(s) written" in out and "2 skipped" in out
     assert first.stat().st_mtime_ns == 10**9
 
 
-def test_enhance_reuses_a_mask_and_options_scale_the_corrections(tmp_path, capsys):
+def test_enhance_reuses_a_mask_and_options_scale_the_corrections(tmp_path, cli):
     masks = tmp_path / "masks"
-    status, _, _ = _run(capsys, "mask", NIGHT[0], "-o", masks, "--model", U2NETP)
+    status, _, _ = cli("mask", NIGHT[0], "-o", masks, "--model", U2NETP)
     assert status == 0
     # With every correction at 0 the photo comes back as it was (PNG: no JPEG loss).
-    status, out, _ = _run(
-        capsys, "enhance", NIGHT[0], "-o", tmp_path / "off", "--mask", masks, "--format", "png",
+    status, out, _ = cli(
+        "enhance", NIGHT[0], "-o", tmp_path / "off", "--mask", masks, "--format", "png",
         "--denoise", "0", "--white-balance", "0", "--brightness", "0", "--contrast", "0",
     )  # fmt: skip
     assert status == 0, out
     before, after = _sky_and_ground(NIGHT[0], tmp_path / "off" / f"{NIGHT[0].stem}.png")
     np.testing.assert_array_equal(after, before)
-    status, _, err = _run(capsys, "enhance", NIGHT[0], "-o", tmp_path, "--denoise", "3")
+    status, _, err = cli("enhance", NIGHT[0], "-o", tmp_path, "--denoise", "3")
     assert status == 2 and "denoise" in err
-    status, _, err = _run(capsys, "enhance", *NIGHT, "-o", tmp_path, "--mask", masks / "x.png")
+    status, _, err = cli("enhance", *NIGHT, "-o", tmp_path, "--mask", masks / "x.png")
     assert status == 2 and "does not exist" in err

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from skycore import read_image, sky_mask, write_mask
-from skycore.cli import main
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PHOTOS = SHARED / "data" / "photos"
@@ -20,27 +19,17 @@ WITH_SKY = ("wikimedia_036.jpg", "kodak_kodim09.jpg")
 WITHOUT_SKY = "wikimedia_002.jpg"
 
 
-def run(capsys, *argv) -> tuple[int, str, str]:
-    """Run the CLI in this process; return (exit status, stdout, stderr)."""
-    try:
-        status = main([str(a) for a in argv])
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
 def sunset_share(path: Path, rows: slice) -> float:
     """How much redder than blue the given rows of an image are (R - B, 0..255)."""
     image = cv2.imread(str(path))[rows].astype(np.float32)
     return float(image[..., 2].mean() - image[..., 0].mean())
 
 
-def test_one_photo(tmp_path, capsys):
+def test_one_photo(tmp_path, cli):
     photo = PHOTOS / WITH_SKY[0]
     out = tmp_path / "result.jpg"
-    status, stdout, err = run(
-        capsys, "replace", photo, "--sky", SKY, "-o", out, "--model", U2NETP, "--save-mask"
+    status, stdout, err = cli(
+        "replace", photo, "--sky", SKY, "-o", out, "--model", U2NETP, "--save-mask"
     )
     assert status == 0, err
     assert stdout == f"{out} and {tmp_path / 'result_mask.png'} written\n"
@@ -56,7 +45,7 @@ def test_one_photo(tmp_path, capsys):
     assert mask.shape == original.shape[:2] and mask[top].mean() > 200
 
 
-def test_options_reach_the_result(tmp_path, capsys):
+def test_options_reach_the_result(tmp_path, cli):
     photo = PHOTOS / WITH_SKY[0]
     mask_file = tmp_path / "mask.png"
     write_mask(mask_file, sky_mask(read_image(photo), model=U2NETP))
@@ -67,8 +56,8 @@ def test_options_reach_the_result(tmp_path, capsys):
         "bright": ["--amount", "0", "--lighting", "0", "--brightness", "1"],
     }.items():
         outputs[name] = tmp_path / f"{name}.png"
-        status, _, err = run(
-            capsys, "replace", photo, "--sky", SKY, "--mask", mask_file, "-o", outputs[name], *extra
+        status, _, err = cli(
+            "replace", photo, "--sky", SKY, "--mask", mask_file, "-o", outputs[name], *extra
         )
         assert status == 0, err
     plain, flip, bright = (cv2.imread(str(outputs[k])).astype(int) for k in outputs)
@@ -80,36 +69,36 @@ def test_options_reach_the_result(tmp_path, capsys):
     assert np.abs(bright[top] - plain[top]).mean() < 2
 
 
-def test_folder_run_reports_failures_and_resumes(tmp_path, capsys):
+def test_folder_run_reports_failures_and_resumes(tmp_path, cli):
     folder = tmp_path / "photos"
     folder.mkdir()
     for name in (*WITH_SKY, WITHOUT_SKY):
         shutil.copy(PHOTOS / name, folder / name)
     out = tmp_path / "out"
-    status, stdout, err = run(
-        capsys, "replace", folder, "--sky", SKY, "-o", out, "--model", U2NETP, "--format", "png"
+    status, stdout, err = cli(
+        "replace", folder, "--sky", SKY, "-o", out, "--model", U2NETP, "--format", "png"
     )
     assert status == 1
     assert "2 result(s) written" in stdout
     assert WITHOUT_SKY in err and "no sky found" in err
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{Path(n).stem}.png" for n in WITH_SKY)
     written = {p: p.stat().st_mtime_ns for p in out.iterdir()}
-    status, stdout, _ = run(
-        capsys, "replace", folder, "--sky", SKY, "-o", out, "--model", U2NETP, "--format", "png"
+    status, stdout, _ = cli(
+        "replace", folder, "--sky", SKY, "-o", out, "--model", U2NETP, "--format", "png"
     )
     assert status == 1  # the photo without sky still fails
     assert "2 skipped because they exist" in stdout
     assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == written
 
 
-def test_folder_run_with_mask_folder(tmp_path, capsys):
+def test_folder_run_with_mask_folder(tmp_path, cli):
     folder, masks, out = tmp_path / "photos", tmp_path / "masks", tmp_path / "out"
     folder.mkdir()
     masks.mkdir()
     name = WITH_SKY[1]
     shutil.copy(PHOTOS / name, folder / name)
     write_mask(masks / f"{Path(name).stem}.png", sky_mask(read_image(PHOTOS / name), model=U2NETP))
-    status, _, err = run(capsys, "replace", folder, "--sky", SKY, "-o", out, "--mask", masks)
+    status, _, err = cli("replace", folder, "--sky", SKY, "-o", out, "--mask", masks)
     assert status == 0, err
     assert (out / f"{Path(name).stem}.jpg").is_file()
 
@@ -122,26 +111,25 @@ def test_folder_run_with_mask_folder(tmp_path, capsys):
         (["--sky", SKY, "--mask", PHOTOS], "is a folder"),
     ],
 )
-def test_bad_arguments_give_one_line(tmp_path, capsys, args, message):
-    status, _, err = run(capsys, "replace", PHOTOS / WITH_SKY[0], "-o", tmp_path / "r.jpg", *args)
+def test_bad_arguments_give_one_line(tmp_path, cli, args, message):
+    status, _, err = cli("replace", PHOTOS / WITH_SKY[0], "-o", tmp_path / "r.jpg", *args)
     assert status == 2
     assert message in err
     assert "Traceback" not in err
     assert not (tmp_path / "r.jpg").exists()
 
 
-def test_refuses_to_overwrite_its_input(tmp_path, capsys):
+def test_refuses_to_overwrite_its_input(tmp_path, cli):
     photo = tmp_path / "photo.jpg"
     shutil.copy(PHOTOS / WITH_SKY[0], photo)
     before = photo.read_bytes()
-    status, _, err = run(capsys, "replace", photo, "--sky", SKY, "-o", photo, "--model", U2NETP)
+    status, _, err = cli("replace", photo, "--sky", SKY, "-o", photo, "--model", U2NETP)
     assert status == 2 and "is an input file" in err
     assert photo.read_bytes() == before
 
 
-def test_photo_without_sky_fails_clearly(tmp_path, capsys):
-    status, _, err = run(
-        capsys,
+def test_photo_without_sky_fails_clearly(tmp_path, cli):
+    status, _, err = cli(
         "replace",
         PHOTOS / WITHOUT_SKY,
         "--sky",
@@ -155,12 +143,12 @@ def test_photo_without_sky_fails_clearly(tmp_path, capsys):
     assert "no sky found in the photo" in err
 
 
-def test_sixteen_bit_photo_stays_sixteen_bit(tmp_path, capsys):
+def test_sixteen_bit_photo_stays_sixteen_bit(tmp_path, cli):
     photo8 = cv2.imread(str(PHOTOS / WITH_SKY[0]))
     photo16 = tmp_path / "photo16.png"
     cv2.imwrite(str(photo16), photo8.astype(np.uint16) * 257)
     out = tmp_path / "result.tif"
-    status, _, err = run(capsys, "replace", photo16, "--sky", SKY, "-o", out, "--model", U2NETP)
+    status, _, err = cli("replace", photo16, "--sky", SKY, "-o", out, "--model", U2NETP)
     assert status == 0, err
     result = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
     assert result.dtype == np.uint16 and result.shape == photo8.shape

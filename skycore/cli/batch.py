@@ -186,6 +186,49 @@ def make_folder(folder: Path) -> None:
         raise SkyCoreError(f"cannot create the output folder {folder}: {exc}") from None
 
 
+def add_batch_arguments(parser: argparse.ArgumentParser, *, outputs: str, jobs_help: str) -> None:
+    """The arguments every batch subcommand has: ``PHOTO...``, ``-o OUT_DIR``, ``--jobs``,
+    ``--overwrite`` and ``--scheduler``; ``outputs`` names what it writes ("masks")."""
+    parser.add_argument("photos", nargs="+", metavar="PHOTO", type=Path, help="photo files")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        type=Path,
+        metavar="OUT_DIR",
+        help=f"folder for the {outputs} (created if missing)",
+    )
+    parser.add_argument("--jobs", type=positive_int, default=1, metavar="N", help=jobs_help)
+    parser.add_argument("--overwrite", action="store_true", help=f"replace existing {outputs}")
+    add_scheduler_argument(parser)
+
+
+def add_format_arguments(parser: argparse.ArgumentParser, *, format_help: str) -> None:
+    """``--format`` and ``--quality`` of the subcommands that write photos."""
+    parser.add_argument(
+        "--format", default="jpg", choices=("jpg", "png", "tif", "webp"), help=format_help
+    )
+    parser.add_argument(
+        "--quality",
+        type=int,
+        default=92,
+        choices=range(1, 101),
+        metavar="1-100",
+        help="JPEG/WebP quality (default 92)",
+    )
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1, for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def add_scheduler_argument(parser: argparse.ArgumentParser) -> None:
     """Add ``--scheduler ADDRESS``: compute on the workers of a Dask cluster."""
     parser.add_argument(

@@ -8,7 +8,6 @@ from pathlib import Path
 from .. import options
 from ..errors import SkyCoreError
 from . import batch
-from .mask import positive_int
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -25,14 +24,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "the end and makes the exit status 1."
         ),
     )
-    parser.add_argument("photos", nargs="+", metavar="PHOTO", type=Path, help="photo files")
-    parser.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        type=Path,
-        metavar="OUT_DIR",
-        help="folder for the results (created if missing)",
+    batch.add_batch_arguments(
+        parser, outputs="results", jobs_help="photos processed in parallel (default 1)"
     )
     parser.add_argument(
         "--mask",
@@ -41,29 +34,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="sky mask PNG (255 = sky) instead of computing it: a file for one photo, or a "
         "folder of <photo name>.png masks as written by 'skycore mask'",
     )
-    parser.add_argument(
-        "--format",
-        default="jpg",
-        choices=("jpg", "png", "tif", "webp"),
-        help="file format of the results (default jpg; png and tif keep 16-bit photos 16-bit)",
+    batch.add_format_arguments(
+        parser,
+        format_help="file format of the results (default jpg; png and tif keep 16-bit photos "
+        "16-bit)",
     )
-    parser.add_argument(
-        "--quality",
-        type=int,
-        default=92,
-        choices=range(1, 101),
-        metavar="1-100",
-        help="JPEG/WebP quality (default 92)",
-    )
-    parser.add_argument(
-        "--jobs",
-        type=positive_int,
-        default=1,
-        metavar="N",
-        help="photos processed in parallel (default 1)",
-    )
-    parser.add_argument("--overwrite", action="store_true", help="replace existing results")
-    batch.add_scheduler_argument(parser)
     options.add_arguments(parser, options.ENHANCE_SKY)
     parser.set_defaults(func=run)
 

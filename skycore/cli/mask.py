@@ -20,40 +20,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "that cannot be processed is reported at the end and makes the exit status 1."
         ),
     )
-    parser.add_argument("photos", nargs="+", metavar="PHOTO", type=Path, help="photo files")
-    parser.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        type=Path,
-        metavar="OUT_DIR",
-        help="folder for the masks (created if missing)",
-    )
-    parser.add_argument(
-        "--jobs",
-        type=positive_int,
-        default=1,
-        metavar="N",
-        help="photos processed in parallel (default 1, which already uses "
-        "all cores for each photo)",
+    batch.add_batch_arguments(
+        parser,
+        outputs="masks",
+        jobs_help="photos processed in parallel (default 1, which already uses all cores for "
+        "each photo)",
     )
     parser.add_argument(
         "--16bit", dest="sixteen_bit", action="store_true", help="write 16-bit masks (65535 = sky)"
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace existing masks")
-    batch.add_scheduler_argument(parser)
     options.add_arguments(parser, options.SELECT_SKY)
     parser.set_defaults(func=run)
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
 
 
 class MaskJob(batch.PhotoJob):

@@ -54,19 +54,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also write the sky mask used, as <result name>_mask.png",
     )
-    parser.add_argument(
-        "--format",
-        default="jpg",
-        choices=("jpg", "png", "tif", "webp"),
-        help="file format of a folder run's results (default jpg)",
-    )
-    parser.add_argument(
-        "--quality",
-        type=int,
-        default=92,
-        choices=range(1, 101),
-        metavar="1-100",
-        help="JPEG/WebP quality (default 92)",
+    batch.add_format_arguments(
+        parser, format_help="file format of a folder run's results (default jpg)"
     )
     parser.add_argument(
         "--overwrite", action="store_true", help="folder run: replace results that already exist"
