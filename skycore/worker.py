@@ -167,18 +167,27 @@ def _send_preview(out: BinaryIO, rgb: np.ndarray, channels: int, info: dict) -> 
     write_message(out, {"status": "ok", "outputs": [spec], "info": info}, picture.tobytes())
 
 
+def _start(
+    header: dict, inputs: dict[str, np.ndarray], out: BinaryIO, task: str, message: str
+) -> tuple[dict, dict, dict | None, float]:
+    """What every task does first: check its options and the preview request, load the
+    model, say what comes next. Returns the settings (with the cached model probability of
+    a preview image), the info so far, the preview request or None, and when the work began."""
+    preview = _preview_spec(header, inputs)
+    settings, info = _load_model(_settings(header, task), out)
+    _send(out, {"progress": 0.2, "message": message})
+    started = time.perf_counter()
+    if preview is not None:
+        settings["probability"] = _preview_probability(inputs["image"], settings["model"])
+    return settings, info, preview, started
+
+
 def run_mask(header: dict, inputs: dict[str, np.ndarray], out: BinaryIO) -> None:
     """Answer a ``mask`` request: the sky mask with the selection edits, or with
     ``"preview"`` the photo with its sky tinted."""
     if "image" not in inputs:
         raise RequestError("a mask request needs an input named 'image'")
-    preview = _preview_spec(header, inputs)
-    settings = _settings(header, "mask")
-    settings, info = _load_model(settings, out)
-    _send(out, {"progress": 0.2, "message": "Finding the sky"})
-    mark = time.perf_counter()
-    if preview is not None:
-        settings["probability"] = _preview_probability(inputs["image"], settings["model"])
+    settings, info, preview, mark = _start(header, inputs, out, "mask", "Finding the sky")
     mask = select_sky(inputs["image"], **settings)
     info |= {"mask_s": _since(mark), "sky_fraction": float(mask.mean())}
     if preview is not None:
@@ -199,13 +208,9 @@ def run_replace(header: dict, inputs: dict[str, np.ndarray], out: BinaryIO) -> N
     """
     if "image" not in inputs or "sky" not in inputs:
         raise RequestError("a replace request needs inputs named 'image' and 'sky'")
-    preview = _preview_spec(header, inputs)
-    settings = _settings(header, "replace")
-    settings, info = _load_model(settings, out)
-    _send(out, {"progress": 0.2, "message": "Finding the sky and placing the new one"})
-    mark = time.perf_counter()
-    if preview is not None:
-        settings["probability"] = _preview_probability(inputs["image"], settings["model"])
+    settings, info, preview, mark = _start(
+        header, inputs, out, "replace", "Finding the sky and placing the new one"
+    )
     result = replace_sky(inputs["image"], inputs["sky"], **settings, composite=preview is not None)
     info |= {"replace_s": _since(mark), "sky_fraction": float(result.mask.mean())}
     if preview is not None:
@@ -225,13 +230,9 @@ def run_enhance(header: dict, inputs: dict[str, np.ndarray], out: BinaryIO) -> N
     """
     if "image" not in inputs:
         raise RequestError("an enhance request needs an input named 'image'")
-    preview = _preview_spec(header, inputs)
-    settings = _settings(header, "enhance")
-    settings, info = _load_model(settings, out)
-    _send(out, {"progress": 0.2, "message": "Finding and enhancing the sky"})
-    mark = time.perf_counter()
-    if preview is not None:
-        settings["probability"] = _preview_probability(inputs["image"], settings["model"])
+    settings, info, preview, mark = _start(
+        header, inputs, out, "enhance", "Finding and enhancing the sky"
+    )
     result = enhance_sky(inputs["image"], **settings, composite=preview is not None)
     measured = result.measured
     info |= {
