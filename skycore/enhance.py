@@ -14,9 +14,9 @@ per correction (1 = as measured, 0 = off):
   resizing and box filter) over OpenCV's non-local means (11 s at 12 MP) and bilateral filter
   (0.6 s, but it cannot be told to ignore the foreground, so it smears the horizon into the
   sky).
-* **white balance**: the sky's mean colour, as log chromaticities ``u = ln(R/G)``,
-  ``v = ln(B/G)`` in linear light, is compared with the colours a clear, overcast or twilight
-  sky can have (:data:`SKY_LOCUS`, the wedge from neutral grey to daylight blue and to
+* **white balance** (in low light: a dark or noisy sky, and not a sunset's red): the sky's
+  mean colour, as log chromaticities ``u = ln(R/G)``, ``v = ln(B/G)`` in linear light, is
+  compared with the colours a clear, overcast or twilight sky can have (:data:`SKY_LOCUS`, the wedge from neutral grey to daylight blue and to
   twilight violet). City light pushes a sky towards orange; the least warm shift that brings
   the sky back into the wedge, then the least tint shift, is the cast removed.
 * **brightness and contrast**: only for a night sky (judged by its brightness, see
@@ -67,6 +67,12 @@ SKY_LOCUS = (np.array([0.0, 1.0]), np.array([-0.9, 0.4]) / math.hypot(0.9, 0.4))
 #: Casts smaller than this (in log chromaticity, about 2 Delta E) are left alone, and twice
 #: that or more removed in full: a sky's colour is not known more closely than that.
 CAST_TOLERANCE = 0.05
+#: The cast is corrected in low light only (a dark sky, or a noisy one: noise deviation from
+#: the first value, fully from the second, in [0, 1] units): a warm sky in daylight is a sunset.
+NOISY_SKY = (1 / 255, 3 / 255)
+#: ... and only for skies up to this redness ``u = ln(R/G)`` (faded out up to the second
+#: value): city glow measured 0.3-0.4 in our night photos, a sunset 0.4-2.
+SUNSET_REDNESS = (0.7, 1.0)
 #: The direction a warmer light (sodium, warm LEDs, a camera balanced for daylight) shifts a
 #: colour: the Planckian locus between 3000 K and 12000 K in these coordinates, whose slope is
 #: -1.6 to -1.7 (Kim et al.'s fit of the locus, converted to linear sRGB).
@@ -97,7 +103,8 @@ class SkyMeasurements:
         Standard deviation of the sky's luminance noise, in ``[0, 1]`` units of the photo.
     cast : tuple of float
         ``(u, v)``: the sky's colour cast in log chromaticity (``ln R/G``, ``ln B/G``, linear
-        light); ``(0, 0)`` for a sky of a plausible colour.
+        light); ``(0, 0)`` for a sky of a plausible colour, and in daylight or for a sunset's
+        red (see :data:`NOISY_SKY`, :data:`SUNSET_REDNESS`).
     night : float
         0 (day) to 1 (night), from the sky's brightness.
     brightness : float
@@ -205,6 +212,11 @@ def sky_cast(chroma: np.ndarray) -> np.ndarray:
     return cast * ramp * ramp * (3.0 - 2.0 * ramp)
 
 
+def _ramp(value: float, start: float, end: float) -> float:
+    """0 at ``start``, 1 at ``end``, linear between (``end`` < ``start`` for a falling ramp)."""
+    return float(np.clip((value - start) / (end - start), 0.0, 1.0))
+
+
 def _linear(encoded: np.ndarray) -> np.ndarray:
     return np.power(np.clip(encoded, 0, 1), GAMMA)
 
@@ -240,21 +252,20 @@ def measure_sky(image: np.ndarray, mask: np.ndarray) -> SkyMeasurements:
     if np.count_nonzero(sky) < MIN_SKY_PIXELS // 16:
         return NOTHING_MEASURED
     colour = small[sky].mean(axis=0)
-    sky_linear = _linear(small[sky]).mean(axis=0) + 1e-6
-    chroma = np.log([sky_linear[0] / sky_linear[1], sky_linear[2] / sky_linear[1]])
-    cast = sky_cast(chroma)
-
     small_luma = small @ LUMA
     sky_luma = float(small_luma[sky].mean())
-    low, high = NIGHT_SKY_LUMA
-    night = float(np.clip((high - sky_luma) / (high - low), 0.0, 1.0))
+    night = _ramp(sky_luma, *NIGHT_SKY_LUMA[::-1])
+
+    sky_linear = _linear(small[sky]).mean(axis=0) + 1e-6
+    chroma = np.log([sky_linear[0] / sky_linear[1], sky_linear[2] / sky_linear[1]])
+    low_light = max(night, _ramp(noise, *NOISY_SKY))
+    cast = sky_cast(chroma) * low_light * _ramp(chroma[0], *SUNSET_REDNESS[::-1])
     scene = small_mask <= 1.0 - SURE_SKY
     brightness = contrast = 0.0
     if night > 0 and np.count_nonzero(scene) >= MIN_SKY_PIXELS // 16:
         scene_luma = small_luma[scene]
         ratio = float(_linear(small_luma[sky]).mean() / max(_linear(scene_luma).mean(), 1e-6))
-        low, high = LIT_SCENE_LUMA
-        lit = float(np.clip((scene_luma.mean() - low) / (high - low), 0.0, 1.0))
+        lit = _ramp(float(scene_luma.mean()), *LIT_SCENE_LUMA)
         darken = min(MAX_DARKEN, max(0.0, 0.5 * math.log2(max(ratio, 1e-6))))
         brightness = -night * lit * darken
     if night > 0:

@@ -21,7 +21,9 @@ from skycore.enhance import (
 )
 from skycore.image import shrink_to_side
 
-PHOTOS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "photos"
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+PHOTOS = DATA / "photos"
+WEATHER = DATA / "weather-photos"
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +101,16 @@ def test_a_clear_day_sky_is_left_as_it_is():
     assert measured.cast == (0.0, 0.0)
     assert measured.night == 0.0 and measured.brightness == 0.0 and measured.contrast == 0.0
     assert np.abs(result.image.astype(np.int16) - photo).mean() < 0.5
+
+
+@pytest.mark.parametrize("name", ["sunrise_test_56.jpg", "sunrise_test_62.jpg"])
+def test_a_sunset_keeps_its_colours(name):
+    """A sunset's orange is the sky's own, not city light's: in daylight (a bright sky with
+    little noise) no cast is removed, and the photo hardly changes."""
+    photo = shrink_to_side(read_image(WEATHER / name), 800)
+    result = enhance_sky(photo, sky_mask(photo))
+    assert result.measured.cast == (0.0, 0.0)
+    assert np.abs(result.image.astype(np.int16) - photo).mean() < 1.5
 
 
 def test_sky_cast_follows_the_locus():
