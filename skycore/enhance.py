@@ -16,9 +16,10 @@ per correction (1 = as measured, 0 = off):
   sky).
 * **white balance** (in low light: a dark or noisy sky, and not a sunset's red): the sky's
   mean colour, as log chromaticities ``u = ln(R/G)``, ``v = ln(B/G)`` in linear light, is
-  compared with the colours a clear, overcast or twilight sky can have (:data:`SKY_LOCUS`, the wedge from neutral grey to daylight blue and to
-  twilight violet). City light pushes a sky towards orange; the least warm shift that brings
-  the sky back into the wedge, then the least tint shift, is the cast removed.
+  compared with the colours a clear, overcast or twilight sky can have (:data:`SKY_LOCUS`,
+  the wedge from neutral grey to daylight blue and to twilight violet). City light pushes a
+  sky towards orange; the least warm shift that brings the sky back into the wedge, then the
+  least tint shift, is the cast removed.
 * **brightness and contrast**: only for a night sky (judged by its brightness, see
   :data:`NIGHT_SKY_LUMA`). A sky brighter than the scene under it is darkened part of the way
   (at most one stop), and a flat, glowing sky is given more contrast.
