@@ -442,7 +442,8 @@ def enhance_sky(
         mask, shift_edge=settings["shift_edge"], feather=settings["feather"]
     )
     # Below half a step of 8 bits the blend changes nothing visible: keep those pixels exact.
-    alpha[alpha < 1 / 512] = 0
+    # (A new array: the caller's mask may be this very array.)
+    alpha = np.where(alpha >= 1 / 512, alpha, np.float32(0))
     measured = measure_sky(rgb, alpha)
 
     sky = rgb.copy()

@@ -9,7 +9,7 @@ import pytest
 from skimage.color import deltaE_ciede2000, rgb2lab
 
 from benchmarks.bench_enhance import CAST, low_light
-from skycore import read_image, sky_mask
+from skycore import ImageError, read_image, sky_mask
 from skycore.enhance import (
     NOTHING_MEASURED,
     SKY_LOCUS,
@@ -154,6 +154,17 @@ def test_noise_level_reads_white_noise():
     rng = np.random.default_rng(3)
     luma = (0.5 + rng.normal(0, 0.03, (300, 300))).astype(np.float32)
     assert noise_level(luma, np.ones_like(luma, bool)) == pytest.approx(0.03, rel=0.05)
+
+
+def test_the_callers_mask_is_left_alone_and_a_wrong_mask_is_refused(night_city):
+    _, mask, noisy = night_city
+    faint = np.where(mask > 0.5, mask, np.float32(0.001))
+    kept = faint.copy()
+    result = enhance_sky(noisy, faint)
+    np.testing.assert_array_equal(faint, kept)
+    assert result.alpha.dtype == np.float32 and (result.alpha[mask <= 0.5] == 0).all()
+    with pytest.raises(ImageError, match="the mask is"):
+        enhance_sky(noisy, mask[:-1])
 
 
 def test_options_are_checked(night_city):
