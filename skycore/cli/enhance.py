@@ -66,7 +66,7 @@ class EnhanceJob(batch.PhotoJob):
         mask = decode_probability(files.mask_data, files.mask) if files.mask else None
         result = enhance_sky(image, mask, **self.settings)
         encoded = encode_image(
-            to_unit_float(result.image[..., :3] if result.image.ndim == 3 else result.image),
+            to_unit_float(result.image),  # RGB: decode_image gives three channels
             output,
             sixteen_bit=image.dtype == "uint16",
             quality=self.quality,
