@@ -421,6 +421,21 @@ def error_values(procedure, message):
     return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, error)
 
 
+@contextlib.contextmanager
+def one_undo_step(image):
+    """Everything done to ``image`` inside the block is one step of GIMP's undo."""
+    image.undo_group_start()
+    try:
+        yield
+    finally:
+        image.undo_group_end()
+
+
+def log_timing(task, info, **seconds):
+    """One JSON line on GIMP's log per call: what the time went into (bench_gimp reads it)."""
+    print(f"{TIMING_PREFIX}{json.dumps({'task': task, **seconds, **info})}", file=sys.stderr)
+
+
 def run_task(procedure, run_mode, image, drawables, config, name, title, work):
     """The skeleton both procedures share: the layer, the dialog with its preview, the
     progress bar, and an answer GIMP can show whatever happens. ``work(layer)`` does the
@@ -467,21 +482,16 @@ def run_select_sky(procedure, run_mode, image, drawables, config, data):
         if result["outputs"][0]["dtype"] != "uint16":
             raise SkyError("Sky Tools' engine is older than the plug-in: run install.py again.")
         worker_at = time.perf_counter()
-        image.undo_group_start()
-        try:
+        with one_undo_step(image):
             apply_output(image, layer, outputs["mask"], config)
-        finally:
-            image.undo_group_end()
         info = result["info"]
-        timing = {
-            "task": "mask",
-            "read_s": read_at - started,
-            "worker_s": worker_at - read_at,
-            "write_s": time.perf_counter() - worker_at,
-            **info,
-        }
-        # One JSON line on GIMP's log per call: what the time went into (bench_gimp reads it).
-        print(f"{TIMING_PREFIX}{json.dumps(timing)}", file=sys.stderr)
+        log_timing(
+            "mask",
+            info,
+            read_s=read_at - started,
+            worker_s=worker_at - read_at,
+            write_s=time.perf_counter() - worker_at,
+        )
         if run_mode == Gimp.RunMode.INTERACTIVE and info["sky_fraction"] < 0.001:
             Gimp.message("Select Sky found no sky in this layer.")
         return []
@@ -632,20 +642,16 @@ def run_replace_sky(procedure, run_mode, image, drawables, config, data):
         worker_at = time.perf_counter()
         if any(o["dtype"] != layers.get(o["name"], "float32") for o in result["outputs"]):
             raise SkyError("Sky Tools' engine is older than the plug-in: run install.py again.")
-        image.undo_group_start()
-        try:
+        with one_undo_step(image):
             group = build_replacement(image, layer, outputs, babl_format)
-        finally:
-            image.undo_group_end()
-        timing = {
-            "task": "replace",
-            "sky_s": sky_at - started,
-            "read_s": read_at - sky_at,
-            "worker_s": worker_at - read_at,
-            "write_s": time.perf_counter() - worker_at,
-            **result["info"],
-        }
-        print(f"{TIMING_PREFIX}{json.dumps(timing)}", file=sys.stderr)
+        log_timing(
+            "replace",
+            result["info"],
+            sky_s=sky_at - started,
+            read_s=read_at - sky_at,
+            worker_s=worker_at - read_at,
+            write_s=time.perf_counter() - worker_at,
+        )
         return [GObject.Value(Gimp.Layer, group)]
 
     return run_task(procedure, run_mode, image, drawables, config, REPLACE_SKY, "Replace Sky", work)
@@ -682,19 +688,15 @@ def run_enhance_sky(procedure, run_mode, image, drawables, config, data):
         result, outputs = run_worker("enhance", inputs, settings, pixels, output_dtypes=layers)
         del pixels
         worker_at = time.perf_counter()
-        image.undo_group_start()
-        try:
+        with one_undo_step(image):
             group = build_enhancement(image, layer, outputs, babl_format)
-        finally:
-            image.undo_group_end()
-        timing = {
-            "task": "enhance",
-            "read_s": read_at - started,
-            "worker_s": worker_at - read_at,
-            "write_s": time.perf_counter() - worker_at,
-            **result["info"],
-        }
-        print(f"{TIMING_PREFIX}{json.dumps(timing)}", file=sys.stderr)
+        log_timing(
+            "enhance",
+            result["info"],
+            read_s=read_at - started,
+            worker_s=worker_at - read_at,
+            write_s=time.perf_counter() - worker_at,
+        )
         return [GObject.Value(Gimp.Layer, group)]
 
     return run_task(procedure, run_mode, image, drawables, config, ENHANCE_SKY, "Enhance Sky", work)
